@@ -1,0 +1,40 @@
+"""Configuration, read once from INTERPRES_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _home() -> Path:
+    explicit = os.environ.get("INTERPRES_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "interpres"
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    # "base" (embedded, multilingual), "tiny.en" (embedded) or a faster-whisper model directory.
+    asr_model: str
+    # Model for interim decodes of English speech; "" means: use asr_model.
+    asr_interim_model: str
+    asr_device: str
+    asr_compute_type: str
+    # Directory of extra Piper voices (*.onnx + *.onnx.json); "" for none.
+    voices_dir: str
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ.get
+        return cls(
+            home=_home(),
+            asr_model=env("INTERPRES_ASR_MODEL", "base"),
+            asr_interim_model=env("INTERPRES_ASR_INTERIM_MODEL", ""),
+            asr_device=env("INTERPRES_ASR_DEVICE", "cpu"),
+            asr_compute_type=env("INTERPRES_ASR_COMPUTE_TYPE", "int8"),
+            voices_dir=env("INTERPRES_VOICES_DIR", ""),
+        )

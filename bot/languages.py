@@ -1,0 +1,70 @@
+"""Language codes: ISO 639-1 everywhere inside Interpres; other spellings are mapped at the edge."""
+
+from __future__ import annotations
+
+# Whisper's languages, ISO 639-1 (plus "haw"/"yue" which have no two-letter code).
+NAMES: dict[str, str] = {
+    "en": "English", "zh": "Chinese", "de": "German", "es": "Spanish", "ru": "Russian",
+    "ko": "Korean", "fr": "French", "ja": "Japanese", "pt": "Portuguese", "tr": "Turkish",
+    "pl": "Polish", "ca": "Catalan", "nl": "Dutch", "ar": "Arabic", "sv": "Swedish",
+    "it": "Italian", "id": "Indonesian", "hi": "Hindi", "fi": "Finnish", "vi": "Vietnamese",
+    "he": "Hebrew", "uk": "Ukrainian", "el": "Greek", "ms": "Malay", "cs": "Czech",
+    "ro": "Romanian", "da": "Danish", "hu": "Hungarian", "ta": "Tamil", "no": "Norwegian",
+    "th": "Thai", "ur": "Urdu", "hr": "Croatian", "bg": "Bulgarian", "lt": "Lithuanian",
+    "la": "Latin", "mi": "Maori", "ml": "Malayalam", "cy": "Welsh", "sk": "Slovak",
+    "te": "Telugu", "fa": "Persian", "lv": "Latvian", "bn": "Bengali", "sr": "Serbian",
+    "az": "Azerbaijani", "sl": "Slovenian", "kn": "Kannada", "et": "Estonian",
+    "mk": "Macedonian", "br": "Breton", "eu": "Basque", "is": "Icelandic", "hy": "Armenian",
+    "ne": "Nepali", "mn": "Mongolian", "bs": "Bosnian", "kk": "Kazakh", "sq": "Albanian",
+    "sw": "Swahili", "gl": "Galician", "mr": "Marathi", "pa": "Punjabi", "si": "Sinhala",
+    "km": "Khmer", "sn": "Shona", "yo": "Yoruba", "so": "Somali", "af": "Afrikaans",
+    "oc": "Occitan", "ka": "Georgian", "be": "Belarusian", "tg": "Tajik", "sd": "Sindhi",
+    "gu": "Gujarati", "am": "Amharic", "yi": "Yiddish", "lo": "Lao", "uz": "Uzbek",
+    "fo": "Faroese", "ht": "Haitian Creole", "ps": "Pashto", "tk": "Turkmen", "nn": "Nynorsk",
+    "mt": "Maltese", "sa": "Sanskrit", "lb": "Luxembourgish", "my": "Burmese", "bo": "Tibetan",
+    "tl": "Tagalog", "mg": "Malagasy", "as": "Assamese", "tt": "Tatar", "ln": "Lingala",
+    "ha": "Hausa", "ba": "Bashkir", "jw": "Javanese", "su": "Sundanese",
+}
+
+# ISO 639-3 (and a few regional) codes as Apertium spells them, mapped to 639-1.
+_THREE_TO_TWO: dict[str, str] = {
+    "eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "por": "pt", "ita": "it", "cat": "ca",
+    "deu": "de", "ger": "de", "glg": "gl", "eus": "eu", "oci": "oc", "ron": "ro", "nld": "nl",
+    "zho": "zh", "jpn": "ja", "rus": "ru", "ara": "ar", "kor": "ko", "pol": "pl", "swe": "sv",
+    "dan": "da", "nob": "no", "nno": "nn", "hin": "hi", "tur": "tr", "ukr": "uk", "ces": "cs",
+}
+
+# Languages whose text has no spaces between words: scored by characters, not words.
+CHARACTER_SCRIPTS = frozenset({"zh", "ja", "ko", "th", "lo", "km", "my", "bo"})
+
+
+class UnknownLanguage(ValueError):
+    """A language code nobody knows; the message says what to use instead."""
+
+
+def normalize(code: str) -> str:
+    """Map 'es', 'ES', 'spa', 'es-ES', 'es_ES' to 'es'; raise UnknownLanguage otherwise."""
+    cleaned = code.strip().lower().replace("_", "-").split("-")[0]
+    if cleaned in NAMES:
+        return cleaned
+    if cleaned in _THREE_TO_TWO:
+        return _THREE_TO_TWO[cleaned]
+    raise UnknownLanguage(
+        f"unknown language code {code!r}: use an ISO 639-1 code such as "
+        "en, es, fr, de, pt, it, ca, zh"
+    )
+
+
+def name(code: str) -> str:
+    return NAMES.get(code, code)
+
+
+def parse_list(text: str) -> list[str]:
+    """'es, fr,es' -> ['es', 'fr'] (order kept, duplicates dropped)."""
+    seen: list[str] = []
+    for part in text.split(","):
+        if part.strip():
+            code = normalize(part)
+            if code not in seen:
+                seen.append(code)
+    return seen

@@ -1,0 +1,48 @@
+"""The one place where model work leaves the event loop.
+
+ASR gets a single thread: CTranslate2 already uses both cores inside one decode, and two
+concurrent decodes would only fight for them. Translation and speech synthesis share a small
+pool so a slow voice never delays recognition. Lazy generators (faster-whisper's segments)
+must be consumed inside the function handed to these methods, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Workers:
+    def __init__(self, asr_threads: int = 1, engine_threads: int = 2) -> None:
+        self._asr = ThreadPoolExecutor(asr_threads, thread_name_prefix="interpres-asr")
+        self._engines = ThreadPoolExecutor(engine_threads, thread_name_prefix="interpres-engine")
+
+    async def asr(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(self._asr, fn, *args, **kwargs)
+
+    async def engine(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(self._engines, fn, *args, **kwargs)
+
+    @staticmethod
+    async def _run(pool: ThreadPoolExecutor, fn: Callable[..., T], *args, **kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await loop.run_in_executor(pool, call)
+
+    def close(self) -> None:
+        self._asr.shutdown(wait=True, cancel_futures=True)
+        self._engines.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
