@@ -101,6 +101,8 @@ class SpeechAudio:
     voice: str
     speed: float = 1.0
     emitted_at: float | None = None
+    # When the listener hears it: the language track's schedule (after earlier clips).
+    play_at: float | None = None
 
     @property
     def duration(self) -> float:

@@ -1,0 +1,137 @@
+"""The `interpres` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot import languages
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A mistake the user can fix; printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interpres",
+        description="Live interpreter for meetings: speech recognition, translation and "
+                    "synthesized voices, offline.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("doctor", help="show which models, language pairs and voices are usable")
+
+    translate = commands.add_parser(
+        "translate", help="run the streaming pipeline over an audio file",
+        description="Feed an audio file through the live pipeline and write captions "
+                    "(JSON lines, WebVTT, SRT), the interpretation audio per language and "
+                    "a summary with latencies.")
+    translate.add_argument("input", type=Path, help="any audio (or video) file FFmpeg reads")
+    translate.add_argument("--to", required=True, metavar="LANGS",
+                           help="target languages, comma separated, e.g. es,fr")
+    translate.add_argument("--from", dest="source", default="auto", metavar="LANG",
+                           help="the speaker's language, or 'auto' (default)")
+    translate.add_argument("--allowed", default="", metavar="LANGS",
+                           help="with --from auto: languages detection may choose from")
+    translate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="output directory (default: out/<input name>)")
+    pace = translate.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true",
+                      help="feed at real-time pace, as a live speaker would "
+                           "(default when the output is a terminal)")
+    pace.add_argument("--fast", action="store_true", help="feed as fast as possible")
+    translate.add_argument("--no-speech", action="store_true",
+                           help="captions only: do not synthesize the interpretation")
+    translate.add_argument("--quiet", action="store_true", help="no captions on the terminal")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            return run_doctor()
+        if args.command == "translate":
+            return translate(args)
+    except CliError as error:
+        print(f"interpres: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _languages(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    try:
+        targets = tuple(languages.parse_list(args.to))
+        source = None if args.source == "auto" else languages.normalize(args.source)
+        allowed = tuple(languages.parse_list(args.allowed)) if args.allowed else ()
+    except languages.UnknownLanguage as error:
+        raise CliError(str(error)) from None
+    if not targets:
+        raise CliError("--to needs at least one language, e.g. --to es,fr")
+    return source, allowed, targets
+
+
+def translate(args: argparse.Namespace) -> int:
+    from bot.audio_io import AudioFileError, probe_duration
+    from bot.config import Config
+    from bot.file_translation import FileJob, run_file
+    from bot.models.embedded import ModelUnavailable
+    from bot.mt.router import NoRoute
+    from bot.pipeline.engines import Engines
+    from bot.pipeline.interpreter import InterpreterOptions
+    from bot.pipeline.recognizer import RecognizerOptions
+    from bot.pipeline.session import PipelineOptions
+
+    source, allowed, targets = _languages(args)
+    try:
+        probe_duration(args.input)
+    except AudioFileError as error:
+        raise CliError(str(error)) from None
+    realtime = args.realtime or (not args.fast and sys.stdout.isatty())
+    out_dir = args.out or Path("out") / args.input.stem
+    say = (lambda message: print(message, file=sys.stderr)) if not args.quiet else None
+    try:
+        engines = Engines.load(Config.from_env(), speech=not args.no_speech, progress=say)
+    except ModelUnavailable as error:
+        raise CliError(str(error)) from None
+    try:
+        if not engines.asr.multilingual:
+            if source not in (None, "en"):
+                raise CliError(f"the ASR model {engines.asr.name} only knows English; "
+                               "use INTERPRES_ASR_MODEL=base for other languages")
+            source = "en"
+        sources = [source] if source else list(allowed)
+        for src in sources:
+            for target in targets:
+                try:
+                    engines.router.route(src, target)
+                except NoRoute as error:
+                    raise CliError(str(error)) from None
+        options = PipelineOptions(
+            recognizer=RecognizerOptions(language=source, allowed=allowed),
+            interpreter=InterpreterOptions(targets=targets, speech=not args.no_speech))
+        job = FileJob(input=args.input, out_dir=out_dir, options=options, realtime=realtime,
+                      live_display=not args.quiet)
+        try:
+            asyncio.run(run_file(job, engines))
+        except AudioFileError as error:
+            raise CliError(str(error)) from None
+    finally:
+        engines.close()
+    if not args.quiet:
+        print(f"wrote {out_dir}{os.sep} (captions.jsonl, .vtt, .srt, "
+              f"{'.wav, ' if not args.no_speech else ''}summary.json)", file=sys.stderr)
+    return 0

@@ -1,0 +1,82 @@
+"""The LocalAgreement policy: commit what two consecutive hypotheses agree on.
+
+Units are words for spaced scripts and characters for Chinese, Japanese, Korean, Thai...
+Comparison ignores case and punctuation (a decode that adds a comma after a word must not
+block its commit), but the committed text is taken from the newer hypothesis. What is
+committed is never retracted: later decodes are forced to start with it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from bot.languages import CHARACTER_SCRIPTS
+
+
+def split_units(text: str, lang: str) -> list[str]:
+    if lang in CHARACTER_SCRIPTS:
+        return [ch for ch in text if not ch.isspace()]
+    return text.split()
+
+
+def join_units(units: list[str], lang: str) -> str:
+    return ("" if lang in CHARACTER_SCRIPTS else " ").join(units)
+
+
+def comparable(unit: str) -> str:
+    """Case and punctuation folded, so 'Americans,' agrees with 'americans'."""
+    kept = [ch for ch in unit.casefold() if not unicodedata.category(ch).startswith("P")]
+    return "".join(kept)
+
+
+def agreed_prefix(previous: list[str], current: list[str]) -> int:
+    """Number of leading units on which the two hypotheses agree."""
+    count = 0
+    for a, b in zip(previous, current, strict=False):
+        if comparable(a) != comparable(b):
+            break
+        count += 1
+    return count
+
+
+@dataclass
+class Agreement:
+    """Per-utterance state of the policy.
+
+    `update` takes each new interim hypothesis (which starts with the committed units, since
+    decodes are forced to) and returns the committed units so far.
+    """
+
+    lang: str
+    committed: list[str] = field(default_factory=list)
+    _previous: list[str] = field(default_factory=list)
+
+    def update(self, hypothesis: str) -> list[str]:
+        units = split_units(hypothesis, self.lang)
+        n = len(self.committed)
+        if [comparable(u) for u in units[:n]] != [comparable(u) for u in self.committed]:
+            # The decoder did not keep the forced prefix (it can, after a language switch):
+            # keep what is committed and compare only the tails.
+            units = self.committed + units[n:]
+        agreed = agreed_prefix(self._previous[n:], units[n:])
+        # Hold back the very last unit even when it agrees: at the edge of the audio a word may
+        # still be cut ("American" then "Americans").
+        agreed = min(agreed, max(0, len(units) - n - 1))
+        self.committed = self.committed + units[n:n + agreed]
+        self._previous = units
+        return self.committed
+
+    @property
+    def committed_text(self) -> str:
+        return join_units(self.committed, self.lang)
+
+    def final_text(self, hypothesis: str) -> str:
+        """The final text, guaranteed to start with the committed text."""
+        units = split_units(hypothesis, self.lang)
+        n = len(self.committed)
+        if [comparable(u) for u in units[:n]] == [comparable(u) for u in self.committed]:
+            units = self.committed + units[n:]
+        else:
+            units = self.committed + units[agreed_prefix(self.committed, units):]
+        return join_units(units, self.lang)

@@ -1,0 +1,44 @@
+"""The engines a pipeline needs, loaded once and shared by every speaker and room."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.asr.whisper import WhisperEngine
+from bot.config import Config
+from bot.models.embedded import resolve_asr_model
+from bot.mt.router import TranslationRouter
+from bot.tts.voices import VoiceRegistry
+from bot.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engines:
+    asr: WhisperEngine
+    router: TranslationRouter
+    voices: VoiceRegistry | None
+    workers: Workers
+
+    @classmethod
+    def load(cls, config: Config, speech: bool = True,
+             progress: Callable[[str], None] | None = None) -> Engines:
+        say = progress or (lambda message: None)
+        model_dir = resolve_asr_model(config.asr_model)
+        say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type})")
+        asr = WhisperEngine(model_dir, device=config.asr_device,
+                            compute_type=config.asr_compute_type, name=config.asr_model)
+        asr.warm_up()
+        router = TranslationRouter.from_system()
+        voices = None
+        if speech:
+            say("loading voices")
+            voices = VoiceRegistry.from_system(config.voices_dir or None)
+        return cls(asr=asr, router=router, voices=voices, workers=Workers())
+
+    def close(self) -> None:
+        self.router.close()
+        self.workers.close()

@@ -1,0 +1,197 @@
+"""Per target language: translate source captions, then speak the final translations.
+
+Finals are always translated; the committed text of interims at most every
+`interim_translation_interval` seconds per segment, and not at all while the stage is behind.
+Speech runs per language in its own task, so a slow voice never delays captions; when a
+language's track falls behind, it speaks faster, then drops stale audio (never captions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from bot.asr.whisper import DecodeOptions, WhisperEngine
+from bot.events import Caption, Event, Notice, SpeechAudio
+from bot.mt.router import NoRoute, Route, TranslationRouter
+from bot.pipeline.recognizer import FinalUtterance, StageTimes
+from bot.pipeline.speech_queue import SpeechQueue
+from bot.tts.resample import to_int16_48k
+from bot.tts.voices import VoiceRegistry
+from bot.workers import Workers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InterpreterOptions:
+    targets: tuple[str, ...] = ()
+    speech: bool = True
+    interim_translation_interval: float = 1.0
+    max_pending: int = 4  # queued source captions above which interim translations are skipped
+
+
+class Interpreter:
+    def __init__(self, router: TranslationRouter, voices: VoiceRegistry | None,
+                 asr: WhisperEngine, workers: Workers, options: InterpreterOptions,
+                 emit: Callable[[Event], None], clock: Callable[[], float],
+                 times: StageTimes) -> None:
+        self.router = router
+        self.voices = voices
+        self.asr = asr
+        self.workers = workers
+        self.options = options
+        self.emit = emit
+        self.clock = clock
+        self.times = times
+        self._routes: dict[tuple[str, str], Route | None] = {}
+        self._revs: dict[tuple[str, str], int] = {}
+        self._last_interim: dict[str, tuple[float, str]] = {}
+        self._speech_queues: dict[str, asyncio.Queue[Caption | None]] = {}
+        self._speech_tasks: list[asyncio.Task[None]] = []
+        self.tracks: dict[str, SpeechQueue] = {}
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def route(self, source: str, target: str) -> Route | None:
+        key = (source, target)
+        if key not in self._routes:
+            try:
+                self._routes[key] = self.router.route(source, target)
+            except NoRoute as error:
+                self._routes[key] = None
+                self.emit(Notice("warning", "no-route", str(error), emitted_at=self.clock()))
+        return self._routes[key]
+
+    def _next_rev(self, segment: str, lang: str) -> int:
+        rev = self._revs.get((segment, lang), 0) + 1
+        self._revs[(segment, lang)] = rev
+        return rev
+
+    # -- translation ----------------------------------------------------------------------
+
+    async def on_interim(self, caption: Caption, pending: int) -> None:
+        if not caption.committed or pending > self.options.max_pending:
+            return
+        last = self._last_interim.get(caption.segment)
+        now = self.clock()
+        if last and (last[1] == caption.committed
+                     or now - last[0] < self.options.interim_translation_interval):
+            return
+        self._last_interim[caption.segment] = (now, caption.committed)
+        for target in self.options.targets:
+            route = self.route(caption.source_lang, target)
+            if route is None or route.engine == "noop" or route.via_speech:
+                continue
+            text = await self._translate(route, caption.committed, "mt_interim")
+            if text is None:
+                continue
+            self.emit(replace(caption, lang=target, text=text, committed="", words=(),
+                              engine=route.engine, rev=self._next_rev(caption.segment, target),
+                              emitted_at=self.clock()))
+
+    async def on_final(self, final: FinalUtterance) -> None:
+        caption = final.caption
+        self._last_interim.pop(caption.segment, None)
+        english: str | None = None
+        for target in self.options.targets:
+            if target == caption.source_lang:
+                continue
+            route = self.route(caption.source_lang, target)
+            if route is None:
+                continue
+            source_text = caption.text
+            if route.via_speech and caption.text:
+                if english is None:
+                    english = await self._speech_to_english(final)
+                source_text = english
+            text = await self._translate(route, source_text, "mt_final") if source_text else ""
+            if text is None:
+                text = ""
+                self.emit(Notice("warning", "mt-failed",
+                                 f"translation {route.engine} failed for segment "
+                                 f"{caption.segment}", emitted_at=self.clock()))
+            translated = replace(caption, lang=target, text=text, committed=text, words=(),
+                                 engine=route.engine,
+                                 rev=self._next_rev(caption.segment, target),
+                                 emitted_at=self.clock())
+            self.emit(translated)
+            if text and self.options.speech:
+                self._speak(translated)
+
+    async def _translate(self, route: Route, text: str, stage: str) -> str | None:
+        started = time.perf_counter()
+        try:
+            return await self.workers.engine(self.router.translate, route, text)
+        except Exception:
+            log.exception("translation %s failed", route.engine)
+            return None
+        finally:
+            self.times.add(stage, time.perf_counter() - started)
+
+    async def _speech_to_english(self, final: FinalUtterance) -> str:
+        started = time.perf_counter()
+        try:
+            transcript = await self.workers.asr(self.asr.transcribe, final.audio, DecodeOptions(
+                language=final.caption.source_lang, task="translate", beam_size=5))
+            return transcript.text
+        except Exception:
+            log.exception("speech translation failed")
+            return ""
+        finally:
+            self.times.add("asr_translate", time.perf_counter() - started)
+
+    # -- speech ---------------------------------------------------------------------------
+
+    def _speak(self, caption: Caption) -> None:
+        queue = self._speech_queues.get(caption.lang)
+        if queue is None:
+            queue = asyncio.Queue()
+            self._speech_queues[caption.lang] = queue
+            self.tracks[caption.lang] = SpeechQueue()
+            self._speech_tasks.append(asyncio.create_task(self._speech_loop(caption.lang, queue)))
+        queue.put_nowait(caption)
+
+    async def _speech_loop(self, lang: str, queue: asyncio.Queue[Caption | None]) -> None:
+        voice = self.voices.voice_for(lang) if self.voices else None
+        track = self.tracks[lang]
+        if voice is None:
+            self.emit(Notice("warning", "no-voice", f"no voice for {lang}: captions only",
+                             emitted_at=self.clock()))
+        while (caption := await queue.get()) is not None:
+            if voice is None:
+                continue
+            speed = track.speed_for(self.clock())
+            started = time.perf_counter()
+            try:
+                samples = await self.workers.engine(self._synthesize, voice, caption.text, speed)
+            except Exception as error:
+                log.exception("speech synthesis failed for %s", lang)
+                self.emit(Notice("warning", "tts-failed", f"voice {voice.name} failed: {error}",
+                                 emitted_at=self.clock()))
+                continue
+            finally:
+                self.times.add("tts", time.perf_counter() - started)
+            now = self.clock()
+            start = track.schedule(now, len(samples) / 48000)
+            if start is None:
+                continue  # behind by more than the track's max lag: stale, dropped, counted
+            self.emit(SpeechAudio(segment=caption.segment, lang=lang, text=caption.text,
+                                  samples=samples, sample_rate=48000, t0=caption.t0,
+                                  voice=voice.name, speed=speed, emitted_at=now,
+                                  play_at=start))
+
+    @staticmethod
+    def _synthesize(voice, text: str, speed: float) -> np.ndarray:
+        return to_int16_48k(voice.synthesize(text, speed=speed), voice.sample_rate)
+
+    async def close(self) -> None:
+        for queue in self._speech_queues.values():
+            queue.put_nowait(None)
+        if self._speech_tasks:
+            await asyncio.gather(*self._speech_tasks)

@@ -1,0 +1,276 @@
+"""Streaming recognition for one speaker: audio chunks in, source-language captions out.
+
+VAD -> segmenter -> interim decodes with LocalAgreement -> one final decode per utterance.
+Decodes are scheduled on audio time (every `interim_interval` seconds of new speech), so a
+file fed at full speed gives the same captions as a live stream on an infinitely fast
+machine; on a slow machine interims are skipped first (load shedding), finals never.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.asr.guards import rejection, trim_repetition
+from bot.asr.vad import StreamingVad
+from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
+from bot.events import Caption, Notice, Speaker, Word
+from bot.pipeline.agreement import Agreement
+from bot.pipeline.language import LanguageTracker
+from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
+from bot.workers import Workers
+
+log = logging.getLogger(__name__)
+RATE = 16000
+
+
+@dataclass(frozen=True)
+class RecognizerOptions:
+    """Attributes:
+    language: the speaker's language, or None for automatic detection within `allowed`.
+    allowed: languages automatic detection may choose from (empty: any).
+    interim_interval: seconds of new audio between interim decodes.
+    first_interim: seconds of utterance audio before the first interim decode (language
+      detection needs about a second).
+    final_beam: beam size of the final decode (interims are greedy).
+    max_backlog: seconds of unprocessed audio above which interims are skipped.
+    segmenter: VAD segmentation settings.
+    """
+
+    language: str | None = None
+    allowed: tuple[str, ...] = ()
+    interim_interval: float = 0.6
+    first_interim: float = 1.0
+    final_beam: int = 5
+    max_backlog: float = 1.5
+    segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+
+
+@dataclass
+class Utterance:
+    index: int
+    start: int  # absolute sample index
+    agreement: Agreement | None = None
+    language: str | None = None
+    rev: int = 0
+    decoded_until: int = 0  # absolute sample index covered by the last interim decode
+    shown: bool = False  # an interim was emitted (a rejected final must clear it)
+
+
+@dataclass(frozen=True)
+class FinalUtterance:
+    """A final source caption plus the audio it came from (Whisper's speech->English
+    translation needs the audio, not the text)."""
+
+    caption: Caption
+    audio: np.ndarray
+
+
+@dataclass
+class StageTimes:
+    """Compute seconds per stage, for real-time factors in summaries and metrics."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped_interims: int = 0
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+
+
+class AudioBuffer:
+    """Audio since some absolute sample index; old audio is trimmed as utterances end."""
+
+    def __init__(self) -> None:
+        self.start = 0
+        self._chunks: list[np.ndarray] = []
+        self.end = 0
+
+    def append(self, chunk: np.ndarray) -> None:
+        self._chunks.append(chunk)
+        self.end += len(chunk)
+
+    def slice(self, begin: int, end: int) -> np.ndarray:
+        data = np.concatenate(self._chunks) if len(self._chunks) != 1 else self._chunks[0]
+        self._chunks = [data] if len(data) else []
+        begin = max(begin, self.start)
+        return data[begin - self.start:max(begin, end) - self.start]
+
+    def trim(self, keep_from: int) -> None:
+        if keep_from <= self.start:
+            return
+        data = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        data = data[keep_from - self.start:]
+        self._chunks = [data]
+        self.start = keep_from
+
+
+class Recognizer:
+    """Per-speaker state; `feed` returns the events produced by one batch of audio."""
+
+    def __init__(self, speaker: Speaker, asr: WhisperEngine, workers: Workers,
+                 options: RecognizerOptions, clock: Callable[[], float],
+                 times: StageTimes) -> None:
+        self.speaker = speaker
+        self.asr = asr
+        self.workers = workers
+        self.options = options
+        self.clock = clock
+        self.times = times
+        self.vad = StreamingVad()
+        self.segmenter = Segmenter(options.segmenter)
+        self.language = LanguageTracker(fixed=options.language, allowed=options.allowed)
+        self.buffer = AudioBuffer()
+        self.utterance: Utterance | None = None
+        self._count = 0
+        self.onsets: list[float] = []
+
+    @property
+    def samples_in(self) -> int:
+        return self.buffer.end
+
+    async def feed(self, audio: np.ndarray, backlog: float = 0.0) -> list[Caption | Notice |
+                                                                          FinalUtterance]:
+        out: list[Caption | Notice | FinalUtterance] = []
+        self.buffer.append(audio)
+        started = time.perf_counter()
+        scores = await self.workers.engine(self.vad.process, audio)
+        self.times.add("vad", time.perf_counter() - started)
+        for probability, loudness in scores:
+            for boundary in self.segmenter.push(probability, loudness):
+                sample = boundary.window * WINDOW
+                if boundary.kind == "start":
+                    self._count += 1
+                    self.utterance = Utterance(self._count, sample, decoded_until=sample)
+                    self.onsets.append(sample / RATE)
+                elif self.utterance is not None:
+                    out += await self._finish(boundary.kind == "end", sample)
+        if self.utterance is None:
+            # Keep what a future utterance start may reach back to (pre-roll before the
+            # first voiced window, which itself may be a few windows back).
+            o = self.options.segmenter
+            keep = (self.segmenter.index - o.start_windows) * WINDOW - int(o.pre_roll * RATE)
+            self.buffer.trim(max(self.buffer.start, keep))
+        elif backlog > self.options.max_backlog:
+            self.times.skipped_interims += 1
+        else:
+            out += await self._maybe_interim()
+        return out
+
+    async def flush(self) -> list[Caption | Notice | FinalUtterance]:
+        out: list[Caption | Notice | FinalUtterance] = []
+        for boundary in self.segmenter.flush():
+            if self.utterance is not None:
+                out += await self._finish(boundary.kind == "end",
+                                          min(boundary.window * WINDOW, self.buffer.end))
+        return out
+
+    # -- decodes --------------------------------------------------------------------------
+
+    def _segment_id(self, utterance: Utterance) -> str:
+        return f"{self.speaker.id}-{utterance.index}"
+
+    async def _decode(self, stage: str, audio: np.ndarray, options: DecodeOptions) -> Transcript:
+        started = time.perf_counter()
+        try:
+            return await self.workers.asr(self.asr.transcribe, audio, options)
+        finally:
+            self.times.add(stage, time.perf_counter() - started)
+
+    def _decode_language(self, utterance: Utterance) -> tuple[str | None, tuple[str, ...]]:
+        if utterance.language:
+            return utterance.language, ()
+        if self.language.forced:
+            return self.language.forced, ()
+        return None, self.options.allowed
+
+    def _settle_language(self, utterance: Utterance, transcript: Transcript) -> None:
+        if utterance.language is None:
+            weight = min(1.0, transcript.duration / 3.0)
+            utterance.language = (self.language.observe(transcript.language_probs, weight)
+                                  if transcript.language_probs else transcript.language)
+
+    async def _maybe_interim(self) -> list[Caption | Notice | FinalUtterance]:
+        utterance = self.utterance
+        assert utterance is not None
+        now = self.buffer.end
+        length = (now - utterance.start) / RATE
+        if length < self.options.first_interim:
+            return []
+        if (now - utterance.decoded_until) / RATE < self.options.interim_interval:
+            return []
+        utterance.decoded_until = now
+        audio = self.buffer.slice(utterance.start, now)
+        language, allowed = self._decode_language(utterance)
+        agreement = utterance.agreement
+        prefix = agreement.committed_text if agreement else ""
+        try:
+            transcript = await self._decode("asr_interim", audio, DecodeOptions(
+                language=language, allowed=allowed, prefix=prefix))
+        except Exception:
+            log.exception("interim decode failed for %s", self.speaker.id)
+            return []
+        self._settle_language(utterance, transcript)
+        lang = utterance.language or transcript.language
+        text = trim_repetition(transcript.text)
+        if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
+            return []
+        if utterance.agreement is None:
+            utterance.agreement = Agreement(lang)
+        utterance.agreement.update(text)
+        shown = utterance.agreement.final_text(text)
+        utterance.rev += 1
+        utterance.shown = True
+        return [Caption(
+            segment=self._segment_id(utterance), rev=utterance.rev, final=False,
+            speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
+            committed=utterance.agreement.committed_text,
+            t0=utterance.start / RATE, t1=now / RATE, engine=f"whisper:{self.asr.name}",
+            emitted_at=self.clock())]
+
+    async def _finish(self, keep: bool, end: int) -> list[Caption | Notice | FinalUtterance]:
+        utterance = self.utterance
+        assert utterance is not None
+        self.utterance = None
+        speech = (end - utterance.start) / RATE
+        committed = utterance.agreement.committed_text if utterance.agreement else ""
+        if not keep and not utterance.shown:
+            return []
+        audio = self.buffer.slice(utterance.start, end)
+        language, allowed = self._decode_language(utterance)
+        text, words, lang = committed, (), utterance.language or self.language.current or "en"
+        notices: list[Caption | Notice | FinalUtterance] = []
+        if keep:
+            try:
+                transcript = await self._decode("asr_final", audio, DecodeOptions(
+                    language=language, allowed=allowed, prefix=committed, beam_size=
+                    self.options.final_beam, word_timestamps=True, fallback=True))
+                self._settle_language(utterance, transcript)
+                lang = utterance.language or transcript.language
+                reason = rejection(transcript, speech, lang)
+                if reason is None:
+                    agreement = utterance.agreement or Agreement(lang)
+                    text = agreement.final_text(trim_repetition(transcript.text))
+                    words = tuple(Word(w.start + utterance.start / RATE,
+                                       w.end + utterance.start / RATE, w.text, w.probability)
+                                  for w in transcript.words)
+                else:
+                    log.debug("final of %s rejected: %s", self.speaker.id, reason)
+            except Exception as error:
+                log.exception("final decode failed for %s", self.speaker.id)
+                notices.append(Notice("warning", "asr-failed",
+                                      f"recognition failed for one utterance: {error}",
+                                      emitted_at=self.clock()))
+        if not text and not utterance.shown:
+            return notices
+        caption = Caption(
+            segment=self._segment_id(utterance), rev=utterance.rev + 1, final=True,
+            speaker=self.speaker, source_lang=lang, lang=lang, text=text, committed=text,
+            t0=utterance.start / RATE, t1=end / RATE, engine=f"whisper:{self.asr.name}",
+            words=words, emitted_at=self.clock())
+        return [*notices, FinalUtterance(caption, audio)]

@@ -1,0 +1,126 @@
+"""Utterance segmentation from VAD probabilities: a pure state machine over 32 ms windows.
+
+Speech starts when the VAD is confident and the window is louder than a floor (so a faint
+background voice or hiss never opens an utterance); it ends after `hangover` of silence.
+Long monologues are split: after `soft_max` at the first real pause, and at `hard_max` at the
+quietest point of the last seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WINDOW = 512  # samples at 16 kHz: Silero's frame
+WINDOW_SECONDS = WINDOW / 16000
+
+
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """Attributes:
+    threshold: VAD probability that counts as speech.
+    neg_threshold: below this, silence (between the two, keep the current state).
+    loudness_floor_db: windows quieter than this (dBFS RMS) never count as speech.
+    start_windows: consecutive speech windows needed to open an utterance.
+    hangover: seconds of silence that close an utterance.
+    pre_roll: seconds of audio kept before the detected start (onsets are soft).
+    min_speech: utterances with less speech than this are dropped (clicks, coughs).
+    soft_max: after this many seconds, split at the first pause of `split_pause` seconds.
+    hard_max: never let an utterance grow past this (Whisper's window is 30 s).
+    """
+
+    threshold: float = 0.5
+    neg_threshold: float = 0.35
+    loudness_floor_db: float = -55.0
+    start_windows: int = 3
+    hangover: float = 0.45
+    pre_roll: float = 0.25
+    min_speech: float = 0.3
+    soft_max: float = 12.0
+    split_pause: float = 0.15
+    hard_max: float = 20.0
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """An utterance opened or closed, in window indices (window i covers samples
+    [i*512, (i+1)*512))."""
+
+    kind: str  # "start" | "end" | "drop"
+    window: int
+    reason: str = ""  # for ends: "silence" | "split" | "max" | "flush"
+
+
+class Segmenter:
+    def __init__(self, options: SegmenterOptions | None = None) -> None:
+        self.options = options or SegmenterOptions()
+        o = self.options
+        self._hangover = max(1, round(o.hangover / WINDOW_SECONDS))
+        self._pre_roll = round(o.pre_roll / WINDOW_SECONDS)
+        self._min_speech = round(o.min_speech / WINDOW_SECONDS)
+        self._soft_max = round(o.soft_max / WINDOW_SECONDS)
+        self._hard_max = round(o.hard_max / WINDOW_SECONDS)
+        self._split_pause = max(1, round(o.split_pause / WINDOW_SECONDS))
+        self.index = 0  # next window index
+        self.in_speech = False
+        self.start = 0
+        self._run = 0  # consecutive speech windows while idle
+        self._silence = 0  # consecutive silent windows while in speech
+        self._speech_windows = 0
+        self._last_voiced = 0
+        self._quietest = (2.0, 0)  # (probability, window) in the split search range
+
+    def push(self, probability: float, loudness_db: float) -> list[Boundary]:
+        o = self.options
+        i = self.index
+        self.index += 1
+        voiced = probability >= o.threshold and loudness_db >= o.loudness_floor_db
+        silent = probability < o.neg_threshold or loudness_db < o.loudness_floor_db
+        if not self.in_speech:
+            self._run = self._run + 1 if voiced else 0
+            if self._run >= o.start_windows:
+                first = i - o.start_windows + 1
+                return self._open(max(0, first - self._pre_roll), first)
+            return []
+
+        events: list[Boundary] = []
+        length = i - self.start + 1
+        if voiced:
+            self._speech_windows += 1
+            self._last_voiced = i
+        self._silence = self._silence + 1 if silent else 0
+        if length > self._soft_max - self._hard_max // 2 and probability < self._quietest[0]:
+            self._quietest = (probability, i)
+
+        if self._silence >= self._hangover:
+            events += self._close(self._last_voiced + 1 + self._pre_roll // 2, "silence", i + 1)
+        elif length >= self._soft_max and self._silence >= self._split_pause:
+            events += self._close(i + 1, "split", i + 1)
+        elif length >= self._hard_max:
+            cut = self._quietest[1] if self._quietest[1] > self.start else i
+            events += self._close(cut + 1, "max", i + 1)
+            # The words after the cut are still being spoken: continue at once.
+            events += self._open(cut + 1, cut + 1)
+            self._speech_windows = i - cut
+        return events
+
+    def flush(self) -> list[Boundary]:
+        if not self.in_speech:
+            return []
+        return self._close(self.index, "flush", self.index)
+
+    def _open(self, start: int, first_voiced: int) -> list[Boundary]:
+        self.in_speech = True
+        self.start = start
+        self._silence = 0
+        self._speech_windows = self.index - first_voiced
+        self._last_voiced = self.index - 1
+        self._quietest = (2.0, 0)
+        self._run = 0
+        return [Boundary("start", start)]
+
+    def _close(self, end: int, reason: str, now: int) -> list[Boundary]:
+        self.in_speech = False
+        self._run = 0
+        end = min(end, now)
+        kind = "end" if self._speech_windows >= self._min_speech else "drop"
+        return [Boundary(kind, end, reason)]

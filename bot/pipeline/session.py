@@ -1,0 +1,177 @@
+"""One speaker's pipeline: push 16 kHz mono float32 chunks, iterate typed events.
+
+    recognizer (VAD -> streaming ASR)  ->  interpreter (MT per target -> TTS per target)
+
+Two tasks, joined by a queue, so translation and speech never hold up recognition. The
+owner starts it with `async with SpeakerPipeline(...)`, pushes audio, calls `end()` and
+iterates `events()` until it is exhausted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.events import Caption, Event, Notice, Speaker
+from bot.pipeline.engines import Engines
+from bot.pipeline.interpreter import Interpreter, InterpreterOptions
+from bot.pipeline.recognizer import (
+    RATE,
+    FinalUtterance,
+    Recognizer,
+    RecognizerOptions,
+    StageTimes,
+)
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
+    interpreter: InterpreterOptions = field(default_factory=InterpreterOptions)
+    # Input buffered beyond this many seconds is dropped, oldest first (jump to live).
+    max_input_seconds: float = 30.0
+
+
+class SpeakerPipeline:
+    def __init__(self, speaker: Speaker, engines: Engines, options: PipelineOptions,
+                 clock: Callable[[], float] | None = None, input_chunks: int = 0) -> None:
+        """`clock` gives "now" in seconds on the speaker's timeline for `emitted_at`; by
+        default the audio consumed so far (right for files fed at full speed). Live callers
+        pass a wall clock. `input_chunks` bounds the input queue (0: unbounded, live audio
+        must never block the network side), so a file reader waits instead of racing ahead.
+        """
+        self.speaker = speaker
+        self.engines = engines
+        self.options = options
+        self.times = StageTimes()
+        self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
+                                     self._audio_clock, self.times)
+        self.clock = clock or self._audio_clock
+        self.recognizer.clock = self.clock
+        self._input: asyncio.Queue[np.ndarray | object] = asyncio.Queue(input_chunks)
+        self._captions: asyncio.Queue[Caption | FinalUtterance | object] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | object] = asyncio.Queue()
+        self.interpreter = Interpreter(engines.router, engines.voices, engines.asr,
+                                       engines.workers, options.interpreter, self._emit,
+                                       self.clock, self.times)
+        self._queued_samples = 0
+        self.dropped_input_seconds = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _audio_clock(self) -> float:
+        return self.recognizer.samples_in / RATE
+
+    def _emit(self, event: Event) -> None:
+        self._events.put_nowait(event)
+
+    async def __aenter__(self) -> SpeakerPipeline:
+        self._tasks = [asyncio.create_task(self._recognize()),
+                       asyncio.create_task(self._interpret())]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- input ----------------------------------------------------------------------------
+
+    async def push(self, chunk: np.ndarray) -> None:
+        assert chunk.ndim == 1, "mono audio expected"
+        chunk = chunk.astype(np.float32, copy=False)
+        limit = int(self.options.max_input_seconds * RATE)
+        if self._input.maxsize == 0 and self._queued_samples + len(chunk) > limit:
+            self._drop_oldest_input()
+        self._queued_samples += len(chunk)
+        await self._input.put(chunk)
+
+    def _drop_oldest_input(self) -> None:
+        # Replace the backlog with digital silence of the same length: the timeline (t0/t1)
+        # stays true, and silence costs the VAD almost nothing and the ASR nothing.
+        dropped, ended = 0, False
+        while not self._input.empty():
+            item = self._input.get_nowait()
+            if isinstance(item, np.ndarray):
+                dropped += len(item)
+            else:
+                ended = True
+        self._input.put_nowait(np.zeros(dropped, np.float32))
+        if ended:
+            self._input.put_nowait(_END)
+        self.dropped_input_seconds += dropped / RATE
+        self._emit(Notice("warning", "audio-dropped",
+                          f"fell {dropped / RATE:.1f} s behind live: skipped to live audio",
+                          emitted_at=self.clock()))
+
+    async def end(self) -> None:
+        await self._input.put(_END)
+
+    # -- stages ---------------------------------------------------------------------------
+
+    async def _recognize(self) -> None:
+        try:
+            ended = False
+            while not ended:
+                chunks = [await self._input.get()]
+                while not self._input.empty():
+                    chunks.append(self._input.get_nowait())
+                if chunks[-1] is _END:
+                    chunks.pop()
+                    ended = True
+                audio = [c for c in chunks if isinstance(c, np.ndarray)]
+                if audio:
+                    data = np.concatenate(audio)
+                    self._queued_samples -= len(data)
+                    backlog = len(data) / RATE
+                    for item in await self.recognizer.feed(data, backlog=backlog):
+                        self._route(item)
+            for item in await self.recognizer.flush():
+                self._route(item)
+        except Exception as error:
+            log.exception("recognition stopped for %s", self.speaker.id)
+            self._emit(Notice("error", "recognizer-failed", f"recognition stopped: {error}"))
+        finally:
+            self._captions.put_nowait(_END)
+
+    def _route(self, item: Caption | Notice | FinalUtterance) -> None:
+        if isinstance(item, Notice):
+            self._emit(item)
+        elif isinstance(item, FinalUtterance):
+            self._emit(item.caption)
+            self._captions.put_nowait(item)
+        else:
+            self._emit(item)
+            self._captions.put_nowait(item)
+
+    async def _interpret(self) -> None:
+        try:
+            while (item := await self._captions.get()) is not _END:
+                try:
+                    if isinstance(item, FinalUtterance):
+                        await self.interpreter.on_final(item)
+                    elif isinstance(item, Caption):
+                        await self.interpreter.on_interim(item, self._captions.qsize())
+                except Exception as error:  # one caption's failure is not the session's
+                    log.exception("interpretation failed for %s", self.speaker.id)
+                    self._emit(Notice("warning", "interpret-failed", str(error)))
+            await self.interpreter.close()
+        finally:
+            self._events.put_nowait(_END)
+
+    async def events(self) -> AsyncIterator[Event]:
+        while (event := await self._events.get()) is not _END:
+            yield event  # type: ignore[misc]
+
+
+def wall_clock() -> Callable[[], float]:
+    start = time.monotonic()
+    return lambda: time.monotonic() - start
