@@ -71,7 +71,7 @@ def trim_repetition(text: str, min_repeats: int = 3) -> str:
             if repeats >= min_repeats and pos + size > n:
                 return " ".join(words[:start + size])
     # Character scripts have no spaces: look for a repeated substring at the end.
-    match = re.search(r"(.{2,}?)\1{%d,}$" % (min_repeats - 1), text)
+    match = re.search(rf"(.{{2,}}?)\1{{{min_repeats - 1},}}$", text)
     if match and " " not in match.group(1):
         return text[:match.start() + len(match.group(1))]
     return text

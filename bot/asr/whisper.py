@@ -40,6 +40,8 @@ class DecodeOptions:
       word_timestamps: align words to audio (finals only: it costs a second decoder pass).
       max_new_tokens: token budget; None means proportional to the audio length, which stops
         a hallucinated repetition early instead of running to 448 tokens.
+      detect: return language probabilities even when `language` is forced (one cheap pass
+        over the encoder output).
       fallback: retry once with sampling when the output looks like a hallucination.
       margin_frames: silence padded after the audio in the encoder window. With less than
         ~4 s, partial utterances cut mid-word loop ("and so my fellow Americans and so my
@@ -55,6 +57,7 @@ class DecodeOptions:
     max_new_tokens: int | None = None
     fallback: bool = False
     margin_frames: int = 400
+    detect: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,12 +141,13 @@ class WhisperEngine:
         language = options.language
         if not self.multilingual:
             language = "en"
-        elif language is None:
+        elif language is None or options.detect:
             language_probs = self._language_probs(encoder_output, options.allowed)
-            language = next(iter(language_probs))
+            language = language or next(iter(language_probs))
         tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task=options.task,
                               language=language if self.multilingual else None)
-        prefix_tokens = tokenizer.encode(" " + options.prefix.strip()) if options.prefix.strip() else []
+        prefix = options.prefix.strip()
+        prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
         budget = options.max_new_tokens or int(8 * duration) + 10
         max_length = min(448, len(prompt) + len(prefix_tokens) + budget)

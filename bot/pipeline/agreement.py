@@ -8,6 +8,7 @@ committed is never retracted: later decodes are forced to start with it.
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -72,11 +73,34 @@ class Agreement:
         return join_units(self.committed, self.lang)
 
     def final_text(self, hypothesis: str) -> str:
-        """The final text, guaranteed to start with the committed text."""
+        """The text to show for a new hypothesis, guaranteed to start with the committed text.
+
+        The hypothesis may disagree inside the committed part (the final decode runs free,
+        with a wider beam); its units are aligned to the committed ones and only what comes
+        after the committed end is taken from it.
+        """
         units = split_units(hypothesis, self.lang)
         n = len(self.committed)
-        if [comparable(u) for u in units[:n]] == [comparable(u) for u in self.committed]:
-            units = self.committed + units[n:]
-        else:
-            units = self.committed + units[agreed_prefix(self.committed, units):]
-        return join_units(units, self.lang)
+        if n == 0:
+            return join_units(units, self.lang)
+        return join_units(self.committed + units[aligned_end(self.committed, units):], self.lang)
+
+
+def aligned_end(committed: list[str], units: list[str]) -> int:
+    """Index in `units` that corresponds to the end of `committed`."""
+    a = [comparable(u) for u in committed]
+    b = [comparable(u) for u in units]
+    n = len(a)
+    if b[:n] == a:
+        return n
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    end = 0
+    for block in matcher.get_matching_blocks():
+        if block.size == 0 or block.a >= n:
+            continue
+        # Map the committed end through the last block that starts inside it.
+        end = block.b + (n - block.a) if block.a + block.size >= n else block.b + block.size
+        if block.a + block.size < n:
+            # Units after this block and before the committed end were substituted.
+            end += n - (block.a + block.size)
+    return min(max(end, 0), len(units))

@@ -26,6 +26,7 @@ from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 RATE = 16000
+SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class RecognizerOptions:
     language: the speaker's language, or None for automatic detection within `allowed`.
     allowed: languages automatic detection may choose from (empty: any).
     interim_interval: seconds of new audio between interim decodes.
-    first_interim: seconds of utterance audio before the first interim decode (language
-      detection needs about a second).
+    first_interim: seconds of utterance audio before the first interim decode.
+    settle_language_after: with automatic language, seconds of an utterance after which its
+      language is decided; nothing is committed before (detection on a second of audio is
+      unreliable: "Las arenas" alone was taken for Arabic).
     final_beam: beam size of the final decode (interims are greedy).
     max_backlog: seconds of unprocessed audio above which interims are skipped.
     segmenter: VAD segmentation settings.
@@ -46,6 +49,7 @@ class RecognizerOptions:
     interim_interval: float = 0.6
     first_interim: float = 1.0
     final_beam: int = 5
+    settle_language_after: float = 2.0
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
@@ -59,6 +63,9 @@ class Utterance:
     rev: int = 0
     decoded_until: int = 0  # absolute sample index covered by the last interim decode
     shown: bool = False  # an interim was emitted (a rejected final must clear it)
+    evidence: dict[str, float] = field(default_factory=dict)  # summed language probabilities
+    # A final-quality decode made at a pause: (end sample, transcript, decode language).
+    speculative: tuple[int, Transcript, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,9 +153,18 @@ class Recognizer:
                 sample = boundary.window * WINDOW
                 if boundary.kind == "start":
                     self._count += 1
-                    self.utterance = Utterance(self._count, sample, decoded_until=sample)
+                    self.utterance = Utterance(self._count, sample, decoded_until=sample,
+                                               language=self.options.language)
                     self.onsets.append(sample / RATE)
-                elif self.utterance is not None:
+                elif self.utterance is None:
+                    continue
+                elif boundary.kind == "pause":
+                    if await self._at_pause(sample):
+                        for closing in self.segmenter.close_now():
+                            out += await self._finish(True, closing.window * WINDOW)
+                elif boundary.kind == "resume":
+                    self.utterance.speculative = None
+                else:
                     out += await self._finish(boundary.kind == "end", sample)
         if self.utterance is None:
             # Keep what a future utterance start may reach back to (pre-roll before the
@@ -182,18 +198,23 @@ class Recognizer:
         finally:
             self.times.add(stage, time.perf_counter() - started)
 
-    def _decode_language(self, utterance: Utterance) -> tuple[str | None, tuple[str, ...]]:
+    def _decode_language(self, utterance: Utterance) -> tuple[str | None, tuple[str, ...], bool]:
+        """(language to force, allowed set, detect) for a decode of this utterance."""
         if utterance.language:
-            return utterance.language, ()
-        if self.language.forced:
-            return self.language.forced, ()
-        return None, self.options.allowed
+            return utterance.language, (), False
+        return self.language.current, self.options.allowed, True
 
-    def _settle_language(self, utterance: Utterance, transcript: Transcript) -> None:
-        if utterance.language is None:
+    def _gather_language(self, utterance: Utterance, transcript: Transcript,
+                         final: bool) -> None:
+        if utterance.language or not transcript.language_probs:
+            return
+        for lang, p in transcript.language_probs.items():
+            utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p
+        if final or transcript.duration >= self.options.settle_language_after:
+            total = sum(utterance.evidence.values()) or 1.0
+            probs = {lang: p / total for lang, p in utterance.evidence.items()}
             weight = min(1.0, transcript.duration / 3.0)
-            utterance.language = (self.language.observe(transcript.language_probs, weight)
-                                  if transcript.language_probs else transcript.language)
+            utterance.language = self.language.observe(probs, weight)
 
     async def _maybe_interim(self) -> list[Caption | Notice | FinalUtterance]:
         utterance = self.utterance
@@ -206,32 +227,68 @@ class Recognizer:
             return []
         utterance.decoded_until = now
         audio = self.buffer.slice(utterance.start, now)
-        language, allowed = self._decode_language(utterance)
+        language, allowed, detect = self._decode_language(utterance)
         agreement = utterance.agreement
         prefix = agreement.committed_text if agreement else ""
         try:
             transcript = await self._decode("asr_interim", audio, DecodeOptions(
-                language=language, allowed=allowed, prefix=prefix))
+                language=language, allowed=allowed, prefix=prefix, detect=detect))
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             return []
-        self._settle_language(utterance, transcript)
-        lang = utterance.language or transcript.language
+        self._gather_language(utterance, transcript, final=False)
+        lang = transcript.language
         text = trim_repetition(transcript.text)
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
             return []
-        if utterance.agreement is None:
-            utterance.agreement = Agreement(lang)
-        utterance.agreement.update(text)
-        shown = utterance.agreement.final_text(text)
+        committed = ""
+        shown = text
+        if utterance.language == lang:
+            # Commit only once the language is settled and this decode used it.
+            if utterance.agreement is None:
+                utterance.agreement = Agreement(lang)
+            utterance.agreement.update(text)
+            shown = utterance.agreement.final_text(text)
+            committed = utterance.agreement.committed_text
         utterance.rev += 1
         utterance.shown = True
         return [Caption(
             segment=self._segment_id(utterance), rev=utterance.rev, final=False,
             speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
-            committed=utterance.agreement.committed_text,
+            committed=committed,
             t0=utterance.start / RATE, t1=now / RATE, engine=f"whisper:{self.asr.name}",
             emitted_at=self.clock())]
+
+    async def _final_decode(self, utterance: Utterance, audio: np.ndarray
+                            ) -> tuple[Transcript, str]:
+        """Final-quality decode; returns the transcript and the language it was decoded in."""
+        language, allowed, detect = self._decode_language(utterance)
+        # No forced prefix: the final runs free with a wider beam, so greedy slips in the
+        # interims don't propagate into the tail; Agreement.final_text keeps what was committed.
+        options = DecodeOptions(language=language, allowed=allowed, detect=detect,
+                                beam_size=self.options.final_beam, word_timestamps=True,
+                                fallback=True)
+        transcript = await self._decode("asr_final", audio, options)
+        self._gather_language(utterance, transcript, final=True)
+        if utterance.language and utterance.language != transcript.language:
+            # Decoded in a provisional language that the evidence overruled: decode again.
+            options = DecodeOptions(language=utterance.language, beam_size=options.beam_size,
+                                    word_timestamps=True, fallback=True)
+            transcript = await self._decode("asr_final", audio, options)
+        return transcript, transcript.language
+
+    async def _at_pause(self, end: int) -> bool:
+        """Decode at a pause; True when the utterance reads as a finished sentence."""
+        utterance = self.utterance
+        assert utterance is not None
+        audio = self.buffer.slice(utterance.start, end)
+        try:
+            transcript, _ = await self._final_decode(utterance, audio)
+        except Exception:
+            log.exception("pause decode failed for %s", self.speaker.id)
+            return False
+        utterance.speculative = (end, transcript, transcript.language)
+        return transcript.text.rstrip().endswith(SENTENCE_ENDS)
 
     async def _finish(self, keep: bool, end: int) -> list[Caption | Notice | FinalUtterance]:
         utterance = self.utterance
@@ -242,22 +299,22 @@ class Recognizer:
         if not keep and not utterance.shown:
             return []
         audio = self.buffer.slice(utterance.start, end)
-        language, allowed = self._decode_language(utterance)
-        text, words, lang = committed, (), utterance.language or self.language.current or "en"
+        text, words = committed, ()
+        lang = utterance.language or self.language.current or "en"
         notices: list[Caption | Notice | FinalUtterance] = []
         if keep:
             try:
-                transcript = await self._decode("asr_final", audio, DecodeOptions(
-                    language=language, allowed=allowed, prefix=committed, beam_size=
-                    self.options.final_beam, word_timestamps=True, fallback=True))
-                self._settle_language(utterance, transcript)
-                lang = utterance.language or transcript.language
+                if utterance.speculative and utterance.speculative[0] == end:
+                    transcript = utterance.speculative[1]
+                else:
+                    transcript, _ = await self._final_decode(utterance, audio)
+                lang = transcript.language
                 reason = rejection(transcript, speech, lang)
                 if reason is None:
                     agreement = utterance.agreement or Agreement(lang)
                     text = agreement.final_text(trim_repetition(transcript.text))
-                    words = tuple(Word(w.start + utterance.start / RATE,
-                                       w.end + utterance.start / RATE, w.text, w.probability)
+                    offset = utterance.start / RATE
+                    words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)
                 else:
                     log.debug("final of %s rejected: %s", self.speaker.id, reason)

@@ -1,7 +1,11 @@
 """Utterance segmentation from VAD probabilities: a pure state machine over 32 ms windows.
 
 Speech starts when the VAD is confident and the window is louder than a floor (so a faint
-background voice or hiss never opens an utterance); it ends after `hangover` of silence.
+background voice or hiss never opens an utterance). After `hangover` of silence the segmenter
+reports a "pause": the recognizer decodes what was said and, if it reads as a finished
+sentence, closes the utterance at once (`close_now`); otherwise the utterance stays open until
+`long_hangover`, so a speaker who pauses mid-sentence is not cut into fragments that
+translate badly.
 Long monologues are split: after `soft_max` at the first real pause, and at `hard_max` at the
 quietest point of the last seconds.
 """
@@ -21,7 +25,8 @@ class SegmenterOptions:
     neg_threshold: below this, silence (between the two, keep the current state).
     loudness_floor_db: windows quieter than this (dBFS RMS) never count as speech.
     start_windows: consecutive speech windows needed to open an utterance.
-    hangover: seconds of silence that close an utterance.
+    hangover: seconds of silence before a "pause" is reported (an end if the text is complete).
+    long_hangover: seconds of silence that always close an utterance.
     pre_roll: seconds of audio kept before the detected start (onsets are soft).
     min_speech: utterances with less speech than this are dropped (clicks, coughs).
     soft_max: after this many seconds, split at the first pause of `split_pause` seconds.
@@ -32,7 +37,8 @@ class SegmenterOptions:
     neg_threshold: float = 0.35
     loudness_floor_db: float = -55.0
     start_windows: int = 3
-    hangover: float = 0.45
+    hangover: float = 0.4
+    long_hangover: float = 1.0
     pre_roll: float = 0.25
     min_speech: float = 0.3
     soft_max: float = 12.0
@@ -45,7 +51,7 @@ class Boundary:
     """An utterance opened or closed, in window indices (window i covers samples
     [i*512, (i+1)*512))."""
 
-    kind: str  # "start" | "end" | "drop"
+    kind: str  # "start" | "end" | "drop" | "pause" | "resume"
     window: int
     reason: str = ""  # for ends: "silence" | "split" | "max" | "flush"
 
@@ -55,6 +61,7 @@ class Segmenter:
         self.options = options or SegmenterOptions()
         o = self.options
         self._hangover = max(1, round(o.hangover / WINDOW_SECONDS))
+        self._long_hangover = max(self._hangover, round(o.long_hangover / WINDOW_SECONDS))
         self._pre_roll = round(o.pre_roll / WINDOW_SECONDS)
         self._min_speech = round(o.min_speech / WINDOW_SECONDS)
         self._soft_max = round(o.soft_max / WINDOW_SECONDS)
@@ -87,12 +94,16 @@ class Segmenter:
         if voiced:
             self._speech_windows += 1
             self._last_voiced = i
+            if self._silence >= self._hangover:
+                events.append(Boundary("resume", i))
         self._silence = self._silence + 1 if silent else 0
         if length > self._soft_max - self._hard_max // 2 and probability < self._quietest[0]:
             self._quietest = (probability, i)
 
-        if self._silence >= self._hangover:
-            events += self._close(self._last_voiced + 1 + self._pre_roll // 2, "silence", i + 1)
+        if self._silence >= self._long_hangover:
+            events += self._close(self.speech_end, "silence", i + 1)
+        elif self._silence == self._hangover:
+            events.append(Boundary("pause", self.speech_end))
         elif length >= self._soft_max and self._silence >= self._split_pause:
             events += self._close(i + 1, "split", i + 1)
         elif length >= self._hard_max:
@@ -102,6 +113,17 @@ class Segmenter:
             events += self._open(cut + 1, cut + 1)
             self._speech_windows = i - cut
         return events
+
+    @property
+    def speech_end(self) -> int:
+        """Where the current utterance would end: after the last voiced window, plus a pad."""
+        return min(self._last_voiced + 1 + self._pre_roll // 2, self.index)
+
+    def close_now(self) -> list[Boundary]:
+        """End the current utterance at its last speech (the recognizer found it complete)."""
+        if not self.in_speech:
+            return []
+        return self._close(self.speech_end, "pause", self.index)
 
     def flush(self) -> list[Boundary]:
         if not self.in_speech:
