@@ -72,7 +72,8 @@ def trim_repetition(text: str, min_repeats: int = 3) -> str:
                 return " ".join(words[:start + size])
     # Character scripts have no spaces: look for a repeated substring at the end.
     match = re.search(rf"(.{{2,}}?)\1{{{min_repeats - 1},}}$", text)
-    if match and " " not in match.group(1):
+    # Digits repeat in real numbers ("1000000", "10,000,000,000"): leave those alone.
+    if match and " " not in match.group(1) and not any(ch.isdigit() for ch in match.group(1)):
         return text[:match.start() + len(match.group(1))]
     return text
 

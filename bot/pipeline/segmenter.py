@@ -72,6 +72,7 @@ class Segmenter:
         self.start = 0
         self._run = 0  # consecutive speech windows while idle
         self._silence = 0  # consecutive silent windows while in speech
+        self._paused = False  # a "pause" was reported and no voiced window came since
         self._speech_windows = 0
         self._last_voiced = 0
         self._quietest = (2.0, 0)  # (probability, window) in the split search range
@@ -94,8 +95,11 @@ class Segmenter:
         if voiced:
             self._speech_windows += 1
             self._last_voiced = i
-            if self._silence >= self._hangover:
+            if self._paused:
+                # Not `_silence >= hangover`: an in-between window after the pause resets the
+                # silence count, and the speech that follows must still be reported.
                 events.append(Boundary("resume", i))
+                self._paused = False
         self._silence = self._silence + 1 if silent else 0
         if length > self._soft_max - self._hard_max // 2 and probability < self._quietest[0]:
             self._quietest = (probability, i)
@@ -104,6 +108,7 @@ class Segmenter:
             events += self._close(self.speech_end, "silence", i + 1)
         elif self._silence == self._hangover:
             events.append(Boundary("pause", self.speech_end))
+            self._paused = True
         elif length >= self._soft_max and self._silence >= self._split_pause:
             events += self._close(i + 1, "split", i + 1)
         elif length >= self._hard_max:
@@ -134,6 +139,7 @@ class Segmenter:
         self.in_speech = True
         self.start = start
         self._silence = 0
+        self._paused = False
         self._speech_windows = self.index - first_voiced
         self._last_voiced = self.index - 1
         self._quietest = (2.0, 0)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real embedded engines, loaded once per test session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import numpy as np
+import pytest
+
+from bot.config import Config
+from bot.events import Event, Speaker
+from bot.pipeline.engines import Engines
+from bot.pipeline.interpreter import InterpreterOptions
+from bot.pipeline.recognizer import RecognizerOptions
+from bot.pipeline.session import PipelineOptions, SpeakerPipeline
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterable[Engines]:
+    loaded = Engines.load(Config.from_env(), speech=True)
+    yield loaded
+    loaded.close()
+
+
+def run_pipeline(engines: Engines, audio: np.ndarray, *, language: str | None = None,
+                 targets: tuple[str, ...] = (), speech: bool = False,
+                 chunk: float = 0.02, allowed: tuple[str, ...] = ()) -> list[Event]:
+    """Feed audio in `chunk`-second pieces as fast as the pipeline takes it; all events."""
+    options = PipelineOptions(
+        recognizer=RecognizerOptions(language=language, allowed=allowed),
+        interpreter=InterpreterOptions(targets=targets, speech=speech))
+
+    async def main() -> list[Event]:
+        events: list[Event] = []
+        async with SpeakerPipeline(Speaker("p1", "Ana"), engines, options,
+                                   input_chunks=4) as pipeline:
+            async def feed() -> None:
+                step = int(chunk * 16000)
+                for start in range(0, len(audio), step):
+                    await pipeline.push(audio[start:start + step])
+                await pipeline.end()
+
+            feeder = asyncio.create_task(feed())
+            async for event in pipeline.events():
+                events.append(event)
+            await feeder
+        return events
+
+    return asyncio.run(main())
