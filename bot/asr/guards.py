@@ -16,7 +16,7 @@ from bot.asr.whisper import Transcript
 OUTRO_PHRASES: dict[str, tuple[str, ...]] = {
     "en": ("thank you for watching", "thanks for watching", "please subscribe",
            "subscribe to my channel", "like and subscribe", "see you in the next video",
-           "subtitles by the amara org community", "transcription by castingwords",
+           "subtitles by the amaraorg community", "transcription by castingwords",
            "thank you", "bye", "you"),
     "es": ("gracias por ver el video", "gracias por ver", "suscríbete al canal",
            "subtítulos realizados por la comunidad de amaraorg", "gracias", "subtítulos por"),

@@ -83,7 +83,19 @@ class Agreement:
         n = len(self.committed)
         if n == 0:
             return join_units(units, self.lang)
-        return join_units(self.committed + units[aligned_end(self.committed, units):], self.lang)
+        end = aligned_end(self.committed, units)
+        text = join_units(self.committed + units[end:], self.lang)
+        last, replacement = self.committed[-1], units[end - 1] if end else ""
+        if (len(replacement) > len(last) and replacement.startswith(last)
+                and replacement[len(last)] in "-'’"):
+            # The committed word was the first part of a compound ("Sowohl" then
+            # "Sowohl-Sprechenden"): extending it keeps the committed text a prefix, where
+            # taking the final's next word would lose "-Sprechenden".
+            committed = join_units(self.committed, self.lang)
+            rest = join_units(units[end:], self.lang)
+            text = committed + replacement[len(last):] + (
+                ("" if self.lang in CHARACTER_SCRIPTS else " ") + rest if rest else "")
+        return text
 
 
 def aligned_end(committed: list[str], units: list[str]) -> int:

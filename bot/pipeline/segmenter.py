@@ -31,6 +31,7 @@ class SegmenterOptions:
     min_speech: utterances with less speech than this are dropped (clicks, coughs).
     soft_max: after this many seconds, split at the first pause of `split_pause` seconds.
     hard_max: never let an utterance grow past this (Whisper's window is 30 s).
+    split_search: at hard_max, cut at the quietest window of this many last seconds.
     """
 
     threshold: float = 0.5
@@ -44,6 +45,7 @@ class SegmenterOptions:
     soft_max: float = 12.0
     split_pause: float = 0.15
     hard_max: float = 20.0
+    split_search: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Segmenter:
         self._soft_max = round(o.soft_max / WINDOW_SECONDS)
         self._hard_max = round(o.hard_max / WINDOW_SECONDS)
         self._split_pause = max(1, round(o.split_pause / WINDOW_SECONDS))
+        self._split_search = round(o.split_search / WINDOW_SECONDS)
         self.index = 0  # next window index
         self.in_speech = False
         self.start = 0
@@ -101,7 +104,8 @@ class Segmenter:
                 events.append(Boundary("resume", i))
                 self._paused = False
         self._silence = self._silence + 1 if silent else 0
-        if length > self._soft_max - self._hard_max // 2 and probability < self._quietest[0]:
+        # The hard split looks for the quietest window in the last `split_search` seconds.
+        if length > self._hard_max - self._split_search and probability < self._quietest[0]:
             self._quietest = (probability, i)
 
         if self._silence >= self._long_hangover:

@@ -1,0 +1,325 @@
+"""The LocalAgreement policy over hand-written hypotheses: what it commits, what it holds
+back, and how a free final decode is stitched onto the committed text."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bot.pipeline.agreement import (
+    Agreement,
+    agreed_prefix,
+    aligned_end,
+    comparable,
+    join_units,
+    split_units,
+)
+
+# -- units --------------------------------------------------------------------------------
+
+
+def test_split_units_spaced_scripts_are_words() -> None:
+    assert split_units("  And so,  my fellow\tAmericans ", "en") == [
+        "And", "so,", "my", "fellow", "Americans"]
+
+
+def test_split_units_character_scripts_are_characters_without_spaces() -> None:
+    assert split_units("我们 去 吧", "zh") == ["我", "们", "去", "吧"]
+    assert split_units("こんにちは", "ja") == ["こ", "ん", "に", "ち", "は"]
+    assert split_units("สวัสดี", "th") == list("สวัสดี")
+
+
+def test_split_units_empty() -> None:
+    assert split_units("", "en") == []
+    assert split_units("   ", "zh") == []
+
+
+def test_join_units_round_trips() -> None:
+    assert join_units(["And", "so,", "my"], "en") == "And so, my"
+    assert join_units(["我", "们", "去", "吧"], "zh") == "我们去吧"
+    assert join_units(split_units("你好，世界", "zh"), "zh") == "你好，世界"
+    assert join_units([], "en") == ""
+
+
+# -- comparison ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Americans,", "americans"),
+    ("HELLO", "hello"),
+    ("¿Qué?", "qué"),
+    ("«Bonjour»", "bonjour"),
+    ("Straße", "STRASSE"),
+    ("world.", "World!"),
+])
+def test_comparable_folds_case_and_punctuation(a: str, b: str) -> None:
+    assert comparable(a) == comparable(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("American", "Americans"),
+    ("cafe", "café"),
+    ("one", "two"),
+])
+def test_comparable_keeps_letters_apart(a: str, b: str) -> None:
+    assert comparable(a) != comparable(b)
+
+
+def test_comparable_drops_punctuation_only_units() -> None:
+    assert comparable("—") == ""
+    assert comparable("，") == ""
+
+
+def test_agreed_prefix() -> None:
+    assert agreed_prefix([], ["a"]) == 0
+    assert agreed_prefix(["a", "b"], []) == 0
+    assert agreed_prefix(["And", "so", "my"], ["and", "so,", "my", "fellow"]) == 3
+    assert agreed_prefix(["and", "so", "my"], ["and", "then", "my"]) == 1
+    assert agreed_prefix(["x"], ["y", "x"]) == 0
+
+
+# -- update -------------------------------------------------------------------------------
+
+
+def test_first_hypothesis_commits_nothing() -> None:
+    agreement = Agreement("en")
+    assert agreement.update("and so my fellow") == []
+    assert agreement.committed_text == ""
+
+
+def test_commits_what_two_consecutive_hypotheses_agree_on_minus_the_last_unit() -> None:
+    agreement = Agreement("en")
+    agreement.update("and so my")
+    assert agreement.update("and so my fellow") == ["and", "so", "my"]
+    assert agreement.update("and so my fellow Americans") == ["and", "so", "my", "fellow"]
+    assert agreement.committed_text == "and so my fellow"
+
+
+def test_holds_back_the_last_unit_even_when_it_agrees() -> None:
+    agreement = Agreement("en")
+    agreement.update("ask not what your country")
+    committed = agreement.update("ask not what your country")
+    assert committed == ["ask", "not", "what", "your"]
+    # The same hypothesis again commits nothing more: "country" may still be cut.
+    assert agreement.update("ask not what your country") == committed
+
+
+def test_stops_at_the_first_disagreement() -> None:
+    agreement = Agreement("en")
+    agreement.update("the quick brown fox jumps")
+    assert agreement.update("the quick brown box jumps over") == ["the", "quick", "brown"]
+
+
+def test_punctuation_and_case_do_not_block_and_newer_spelling_is_kept() -> None:
+    agreement = Agreement("en")
+    agreement.update("and so my fellow americans ask")
+    committed = agreement.update("And so, my fellow Americans, ask not")
+    assert committed == ["And", "so,", "my", "fellow", "Americans,", "ask"]
+
+
+def test_a_cut_word_at_the_edge_is_not_committed() -> None:
+    agreement = Agreement("en")
+    agreement.update("my fellow American")
+    assert agreement.update("my fellow Americans") == ["my", "fellow"]
+    assert agreement.update("my fellow Americans ask") == ["my", "fellow", "Americans"]
+
+
+def test_character_script_commits_characters() -> None:
+    agreement = Agreement("zh")
+    agreement.update("我们今天")
+    assert agreement.update("我们今天去") == ["我", "们", "今", "天"]
+    assert agreement.committed_text == "我们今天"
+    assert agreement.update("我们今天去公园") == list("我们今天去")
+    assert agreement.update("我们今天去公园玩") == list("我们今天去公园")
+    assert agreement.committed_text == "我们今天去公园"
+
+
+def test_never_retracts_when_a_hypothesis_contradicts_the_committed_part() -> None:
+    agreement = Agreement("en")
+    agreement.update("ask not what your country")
+    before = list(agreement.update("ask not what your country can"))
+    assert before == ["ask", "not", "what", "your", "country"]
+    # A decode that ignored the forced prefix (e.g. after a language switch).
+    after = agreement.update("pregunta no qué tu país puede hacer")
+    assert after[:len(before)] == before
+    after2 = agreement.update("completely different words")
+    assert after2[:len(before)] == before
+
+
+def test_contradiction_compares_only_the_tails() -> None:
+    agreement = Agreement("en")
+    agreement.update("one two three")
+    assert agreement.update("one two three four") == ["one", "two", "three"]
+    # The head disagrees, so the tail after the committed length is compared by position.
+    agreement.update("uno dos tres four five")
+    assert agreement.update("UNO DOS TRES four five six") == [
+        "one", "two", "three", "four", "five"]
+
+
+def test_shorter_hypothesis_than_committed_keeps_committed() -> None:
+    agreement = Agreement("en")
+    agreement.update("a b c d e")
+    committed = list(agreement.update("a b c d e f"))
+    assert agreement.update("a b") == committed
+    assert agreement.update("") == committed
+
+
+def test_committed_is_a_new_list_each_time_the_old_one_is_not_mutated() -> None:
+    agreement = Agreement("en")
+    agreement.update("a b c")
+    first = agreement.update("a b c d")
+    snapshot = list(first)
+    agreement.update("a b c d e f")
+    assert first == snapshot
+
+
+# -- final text ---------------------------------------------------------------------------
+
+
+def committed_agreement(text: str, lang: str = "en") -> Agreement:
+    agreement = Agreement(lang)
+    agreement.committed = split_units(text, lang)
+    return agreement
+
+
+def test_final_text_without_committed_is_the_hypothesis() -> None:
+    assert Agreement("en").final_text("Hello  there.") == "Hello there."
+    assert Agreement("zh").final_text("你好 世界") == "你好世界"
+
+
+def test_final_text_that_extends_the_committed_part() -> None:
+    agreement = committed_agreement("ask not what")
+    assert agreement.final_text("ask not what your country") == "ask not what your country"
+
+
+def test_final_text_keeps_the_committed_spelling() -> None:
+    agreement = committed_agreement("and so my fellow")
+    assert agreement.final_text("And so, my fellow Americans.") == "and so my fellow Americans."
+
+
+def test_final_text_substitution_inside_committed() -> None:
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the quick crown fox jumps over") == (
+        "the quick brown fox jumps over")
+
+
+def test_final_text_substitution_of_the_last_committed_unit() -> None:
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the quick brown box jumps over") == (
+        "the quick brown fox jumps over")
+
+
+def test_final_text_insertion_inside_committed() -> None:
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the very quick brown fox jumps") == (
+        "the quick brown fox jumps")
+
+
+def test_final_text_deletion_inside_committed() -> None:
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the brown fox jumps over") == "the quick brown fox jumps over"
+
+
+def test_final_text_unmatched_committed_tail_counts_as_substituted() -> None:
+    # "fox" -> "jumps" could be a substitution or a deletion; with nothing after it to align
+    # on, the policy reads it as a substitution (one unit consumed), never a duplicate.
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the quick brown jumps over") == "the quick brown fox over"
+    assert agreement.final_text("the quick brown jumps over the dog") == (
+        "the quick brown fox over the dog")
+
+
+def test_final_text_shorter_than_committed() -> None:
+    agreement = committed_agreement("the quick brown fox")
+    assert agreement.final_text("the quick") == "the quick brown fox"
+    assert agreement.final_text("") == "the quick brown fox"
+
+
+def test_final_text_character_script_substitution() -> None:
+    agreement = committed_agreement("我们今天", "zh")
+    assert agreement.final_text("我们明天去公园") == "我们今天去公园"
+    assert agreement.final_text("我们今天去公园。") == "我们今天去公园。"
+
+
+def test_aligned_end_direct() -> None:
+    committed = ["a", "b", "c", "d"]
+    assert aligned_end(committed, ["a", "b", "c", "d", "e"]) == 4
+    assert aligned_end(committed, ["A,", "b", "c.", "d", "e"]) == 4
+    assert aligned_end(committed, ["a", "x", "b", "c", "d", "e"]) == 5  # insertion
+    assert aligned_end(committed, ["a", "c", "d", "e"]) == 3  # deletion
+    assert aligned_end(committed, ["a", "b", "x", "d", "e"]) == 4  # substitution
+    assert aligned_end(committed, ["a", "b"]) == 2  # never past the end
+    assert aligned_end(committed, []) == 0
+    assert aligned_end(committed, ["p", "q", "r"]) == 0  # nothing in common
+
+
+# -- property: random hypothesis streams ----------------------------------------------------
+
+VOCAB = ["the", "a", "cat", "sat", "on", "mat", "and", "so", "my", "fellow", "Americans",
+         "ask", "not", "what", "your", "country", "can", "do", "for", "you"]
+
+
+def noisy(truth: list[str], rng: random.Random) -> list[str]:
+    """A decode of a prefix of `truth` with the usual damage."""
+    units = list(truth[:rng.randint(0, len(truth))])
+    roll = rng.random()
+    if units and roll < 0.15:
+        units[rng.randrange(len(units))] = rng.choice(VOCAB)
+    elif units and roll < 0.25:
+        del units[rng.randrange(len(units))]
+    elif roll < 0.35:
+        units.insert(rng.randint(0, len(units)), rng.choice(VOCAB))
+    elif roll < 0.40:
+        units = [rng.choice(VOCAB) for _ in range(rng.randint(0, 8))]
+    if units and rng.random() < 0.3:
+        k = rng.randrange(len(units))
+        units[k] = units[k].upper() + rng.choice([",", ".", "?", ""])
+    return units
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("seed", range(40))
+def test_random_streams_never_retract_and_committed_prefixes_shown_text(
+        seed: int, lang: str) -> None:
+    rng = random.Random(seed)
+    vocab = VOCAB if lang == "en" else list("我们今天去公园看花吃饭你好世界")
+    truth = [rng.choice(vocab) for _ in range(rng.randint(1, 25))]
+    agreement = Agreement(lang)
+    previous: list[str] = []
+    previous_units: list[str] | None = None
+    for step in range(rng.randint(1, 30)):
+        grow = truth[:max(1, len(truth) * (step + 1) // 10)]
+        units = noisy(grow, rng)
+        if lang == "zh":
+            units = [u for u in units if not u.isspace()]
+        hypothesis = join_units(units, lang)
+        n = len(previous)
+        committed = list(agreement.update(hypothesis))
+        new_units = split_units(hypothesis, lang)
+        # Never shrinks, never rewrites.
+        assert committed[:n] == previous
+        assert len(committed) >= n
+        new = committed[n:]
+        if new:
+            kept_prefix = ([comparable(u) for u in new_units[:n]]
+                           == [comparable(u) for u in previous])
+            if kept_prefix:
+                # Taken from the newest hypothesis, and never its last unit.
+                assert new == new_units[n:n + len(new)]
+                assert len(committed) <= len(new_units) - 1
+            # Two consecutive hypotheses agreed on the newly committed units.
+            assert previous_units is not None
+            assert [comparable(u) for u in previous_units[n:n + len(new)]] == [
+                comparable(u) for u in new]
+        # What the policy compares the next hypothesis with.
+        if [comparable(u) for u in new_units[:n]] != [comparable(u) for u in previous]:
+            previous_units = previous + new_units[n:]
+        else:
+            previous_units = new_units
+        previous = committed
+        # Whatever is shown next starts with the committed text.
+        for candidate in (hypothesis, join_units(noisy(truth, rng), lang), ""):
+            shown = agreement.final_text(candidate)
+            assert shown.startswith(agreement.committed_text)
+            assert split_units(shown, lang)[:len(committed)] == committed
