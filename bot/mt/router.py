@@ -80,6 +80,17 @@ class TranslationRouter:
             text = translator.translate(text)
         return text
 
+    def warm_up(self, routes: Iterable[Route] | None = None) -> None:
+        """Start the engines of these routes (all when None): Apertium's first sentence
+        costs 35-150 ms to load a pair, which must not land on a live caption."""
+        engines = ({e for r in routes for e in r.hops} if routes is not None
+                   else set(self._by_engine))
+        for engine in sorted(engines):
+            try:
+                self._by_engine[engine].translate("Hello.")
+            except (KeyError, TranslationError):
+                continue  # the live caption will report it
+
     def close(self) -> None:
         for translator in self._by_pair.values():
             translator.close()

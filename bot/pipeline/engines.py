@@ -33,6 +33,8 @@ class Engines:
                             compute_type=config.asr_compute_type, name=config.asr_model)
         asr.warm_up()
         router = TranslationRouter.from_system()
+        say("starting translation engines")
+        router.warm_up()
         voices = None
         if speech:
             say("loading voices")

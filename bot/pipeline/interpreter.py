@@ -98,19 +98,17 @@ class Interpreter:
     async def on_final(self, final: FinalUtterance) -> None:
         caption = final.caption
         self._last_interim.pop(caption.segment, None)
+        routes = [(target, self.route(caption.source_lang, target))
+                  for target in self.options.targets if target != caption.source_lang]
+        routes = [(target, route) for target, route in routes if route is not None]
         english: str | None = None
-        for target in self.options.targets:
-            if target == caption.source_lang:
-                continue
-            route = self.route(caption.source_lang, target)
-            if route is None:
-                continue
-            source_text = caption.text
-            if route.via_speech and caption.text:
-                if english is None:
-                    english = await self._speech_to_english(final)
-                source_text = english
-            text = await self._translate(route, source_text, "mt_final") if source_text else ""
+        if caption.text and any(route.via_speech for _, route in routes):
+            english = await self._speech_to_english(final)
+        # Every target at once: the pairs are separate processes.
+        texts = await asyncio.gather(*(
+            self._final_translation(route, english if route.via_speech else caption.text)
+            for _, route in routes))
+        for (target, route), text in zip(routes, texts, strict=True):
             if text is None:
                 text = ""
                 self.emit(Notice("warning", "mt-failed",
@@ -123,6 +121,11 @@ class Interpreter:
             self.emit(translated)
             if text and self.options.speech:
                 self._speak(translated)
+
+    async def _final_translation(self, route: Route, text: str | None) -> str | None:
+        if not text:
+            return ""
+        return await self._translate(route, text, "mt_final")
 
     async def _translate(self, route: Route, text: str, stage: str) -> str | None:
         started = time.perf_counter()
@@ -169,7 +172,7 @@ class Interpreter:
             speed = track.speed_for(self.clock())
             started = time.perf_counter()
             try:
-                samples = await self.workers.engine(self._synthesize, voice, caption.text, speed)
+                samples = await self.workers.tts(self._synthesize, voice, caption.text, speed)
             except Exception as error:
                 log.exception("speech synthesis failed for %s", lang)
                 self.emit(Notice("warning", "tts-failed", f"voice {voice.name} failed: {error}",

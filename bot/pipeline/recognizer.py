@@ -44,6 +44,8 @@ class RecognizerOptions:
       can't be corrected later, so interims pay for the small beam.
     final_beam: beam size of the final decode.
     max_backlog: seconds of unprocessed audio above which interims are skipped.
+    quiet_skip: no interim decode once the speaker has been silent this long: the pause
+      decode follows within `hangover` and must not wait behind an interim.
     segmenter: VAD segmentation settings.
     """
 
@@ -54,6 +56,7 @@ class RecognizerOptions:
     interim_beam: int = 2
     final_beam: int = 5
     settle_language_after: float = 2.0
+    quiet_skip: float = 0.15
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
@@ -178,6 +181,8 @@ class Recognizer:
             self.buffer.trim(max(self.buffer.start, keep))
         elif backlog > self.options.max_backlog:
             self.times.skipped_interims += 1
+        elif self.segmenter.silence_seconds >= self.options.quiet_skip:
+            pass  # the speaker paused: the pause decode is due soon, keep the ASR thread free
         else:
             out += await self._maybe_interim()
         return out

@@ -124,6 +124,11 @@ class Segmenter:
         return events
 
     @property
+    def silence_seconds(self) -> float:
+        """Silence so far at the end of the current utterance."""
+        return self._silence * WINDOW_SECONDS if self.in_speech else 0.0
+
+    @property
     def speech_end(self) -> int:
         """Where the current utterance would end: after the last voiced window, plus a pad."""
         return min(self._last_voiced + 1 + self._pre_roll // 2, self.index)
