@@ -22,6 +22,8 @@ class Engines:
     router: TranslationRouter
     voices: VoiceRegistry | None
     workers: Workers
+    # Optional faster model for interim decodes of English speech (e.g. tiny.en).
+    interim_asr: WhisperEngine | None = None
 
     @classmethod
     def load(cls, config: Config, speech: bool = True,
@@ -32,6 +34,14 @@ class Engines:
         asr = WhisperEngine(model_dir, device=config.asr_device,
                             compute_type=config.asr_compute_type, name=config.asr_model)
         asr.warm_up()
+        interim = None
+        if config.asr_interim_model and config.asr_interim_model != config.asr_model:
+            say(f"loading Whisper {config.asr_interim_model} for English interims")
+            interim = WhisperEngine(resolve_asr_model(config.asr_interim_model),
+                                    device=config.asr_device,
+                                    compute_type=config.asr_compute_type,
+                                    name=config.asr_interim_model)
+            interim.warm_up()
         router = TranslationRouter.from_system()
         say("starting translation engines")
         router.warm_up()
@@ -39,7 +49,8 @@ class Engines:
         if speech:
             say("loading voices")
             voices = VoiceRegistry.from_system(config.voices_dir or None)
-        return cls(asr=asr, router=router, voices=voices, workers=Workers())
+        return cls(asr=asr, router=router, voices=voices, workers=Workers(),
+                   interim_asr=interim)
 
     def close(self) -> None:
         self.router.close()

@@ -129,9 +129,10 @@ class Recognizer:
 
     def __init__(self, speaker: Speaker, asr: WhisperEngine, workers: Workers,
                  options: RecognizerOptions, clock: Callable[[], float],
-                 times: StageTimes) -> None:
+                 times: StageTimes, interim_asr: WhisperEngine | None = None) -> None:
         self.speaker = speaker
         self.asr = asr
+        self.interim_asr = interim_asr
         self.workers = workers
         self.options = options
         self.clock = clock
@@ -200,10 +201,11 @@ class Recognizer:
     def _segment_id(self, utterance: Utterance) -> str:
         return f"{self.speaker.id}-{utterance.index}"
 
-    async def _decode(self, stage: str, audio: np.ndarray, options: DecodeOptions) -> Transcript:
+    async def _decode(self, stage: str, audio: np.ndarray, options: DecodeOptions,
+                      engine: WhisperEngine | None = None) -> Transcript:
         started = time.perf_counter()
         try:
-            return await self.workers.asr(self.asr.transcribe, audio, options)
+            return await self.workers.asr((engine or self.asr).transcribe, audio, options)
         finally:
             self.times.add(stage, time.perf_counter() - started)
 
@@ -239,10 +241,13 @@ class Recognizer:
         language, allowed, detect = self._decode_language(utterance)
         agreement = utterance.agreement
         prefix = agreement.committed_text if agreement else ""
+        # An English-only model (tiny.en) is cheaper for interims once the language is
+        # settled as English; the final decode always uses the main model.
+        engine = self.interim_asr if self.interim_asr and utterance.language == "en" else None
         try:
             transcript = await self._decode("asr_interim", audio, DecodeOptions(
                 language=language, allowed=allowed, prefix=prefix, detect=detect,
-                beam_size=self.options.interim_beam))
+                beam_size=self.options.interim_beam), engine)
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             return []
@@ -266,7 +271,8 @@ class Recognizer:
             segment=self._segment_id(utterance), rev=utterance.rev, final=False,
             speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
             committed=committed,
-            t0=utterance.start / RATE, t1=now / RATE, engine=f"whisper:{self.asr.name}",
+            t0=utterance.start / RATE, t1=now / RATE,
+            engine=f"whisper:{(engine or self.asr).name}",
             emitted_at=self.clock())]
 
     async def _final_decode(self, utterance: Utterance, audio: np.ndarray

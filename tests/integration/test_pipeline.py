@@ -133,3 +133,20 @@ def test_a_failing_voice_costs_speech_not_captions(engines, monkeypatch):
     assert final_text(events, "es")
     assert any(isinstance(e, Notice) and e.code == "tts-failed" for e in events)
     assert not [e for e in events if isinstance(e, SpeechAudio)]
+
+
+def test_english_interims_can_run_on_tiny_en(engines):
+    from dataclasses import replace as clone
+
+    from bot.asr.whisper import WhisperEngine
+    from bot.models.embedded import whisper_tiny_en_dir
+
+    tiny = WhisperEngine(whisper_tiny_en_dir(), name="tiny.en")
+    with_tiny = clone(engines, interim_asr=tiny)
+    leopard = clip("en_leopard")
+    events = run_pipeline(with_tiny, read_audio(leopard.path), language="en")
+    captions = source_captions(events)
+    interim_engines = {c.engine for c in captions if not c.final}
+    assert interim_engines == {"whisper:tiny.en"}
+    assert {c.engine for c in captions if c.final} == {"whisper:base"}
+    assert word_error_rate(leopard.reference, final_text(events)) <= 0.1
