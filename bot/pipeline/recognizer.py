@@ -19,7 +19,8 @@ from bot.asr.guards import rejection, trim_repetition
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
 from bot.events import Caption, Notice, Speaker, Word
-from bot.pipeline.agreement import Agreement
+from bot.languages import CHARACTER_SCRIPTS
+from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
@@ -44,6 +45,8 @@ class RecognizerOptions:
       can't be corrected later, so interims pay for the small beam.
     final_beam: beam size of the final decode.
     max_backlog: seconds of unprocessed audio above which interims are skipped.
+    complete_units: a pause closes an utterance early only when its text has at least this
+      many words (twice as many characters for Chinese, Japanese...) and ends a sentence.
     quiet_skip: no interim decode once the speaker has been silent this long: the pause
       decode follows within `hangover` and must not wait behind an interim.
     segmenter: VAD segmentation settings.
@@ -57,6 +60,7 @@ class RecognizerOptions:
     final_beam: int = 5
     settle_language_after: float = 2.0
     quiet_skip: float = 0.15
+    complete_units: int = 6
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
@@ -304,7 +308,14 @@ class Recognizer:
             log.exception("pause decode failed for %s", self.speaker.id)
             return False
         utterance.speculative = (end, transcript, transcript.language)
-        return transcript.text.rstrip().endswith(SENTENCE_ENDS)
+        text = transcript.text.rstrip()
+        # Whisper ends nearly every chunk with a period, so a short fragment ("And so my
+        # fellow Americans.") is not trusted to be a whole sentence: it waits for the long
+        # hangover, and a speaker who goes on is not cut into fragments that translate badly.
+        long_enough = len(split_units(text, transcript.language)) >= (
+            self.options.complete_units if transcript.language not in CHARACTER_SCRIPTS
+            else 2 * self.options.complete_units)
+        return long_enough and text.endswith(SENTENCE_ENDS)
 
     async def _finish(self, keep: bool, end: int) -> list[Caption | Notice | FinalUtterance]:
         utterance = self.utterance

@@ -39,7 +39,7 @@ class SegmenterOptions:
     loudness_floor_db: float = -55.0
     start_windows: int = 3
     hangover: float = 0.4
-    long_hangover: float = 1.0
+    long_hangover: float = 1.2
     pre_roll: float = 0.25
     min_speech: float = 0.3
     soft_max: float = 12.0

@@ -57,6 +57,9 @@ def test_english_clip_matches_reference_exactly(engines):
     events = run_pipeline(engines, read_audio(jfk.path), language="en")
     assert normalise(final_text(events)) == normalise(jfk.reference)
     finals = [c for c in source_captions(events) if c.final]
+    # JFK pauses 1.1 s twice mid-sentence: short fragments wait for the long hangover, so the
+    # sentence is not cut into four pieces ("ask not" alone translates badly).
+    assert len(finals) <= 2
     words = [w for c in finals for w in c.words]
     assert len(words) >= 20
     assert all(0 <= w.start <= w.end <= jfk.duration + 0.5 for w in words)

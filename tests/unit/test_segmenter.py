@@ -90,7 +90,7 @@ def test_quiet_windows_count_as_silence_inside_speech() -> None:
 
 
 def test_pause_then_end_after_silence() -> None:
-    segmenter = Segmenter()
+    segmenter = Segmenter(SegmenterOptions(long_hangover=1.0))
     events = feed(segmenter, [VOICE] * 50 + [SILENCE] * 40)
     # Last voiced window 49; speech_end pads by pre_roll // 2 = 4 windows.
     assert events == [
@@ -109,7 +109,7 @@ def test_short_silence_reports_nothing() -> None:
 
 
 def test_resume_when_speech_comes_back_after_a_pause() -> None:
-    segmenter = Segmenter()
+    segmenter = Segmenter(SegmenterOptions(long_hangover=1.0))
     events = feed(segmenter, [SILENCE] * 20 + [VOICE] * 50 + [SILENCE] * 15 + [VOICE] * 30
                   + [SILENCE] * 40)
     assert events == [
