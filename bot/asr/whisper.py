@@ -26,6 +26,11 @@ SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # log-mel frames
 MAX_FRAMES = 3000  # Whisper's 30 s window
 
+# Previous-text prompts that steer the script or style of a language. Whisper writes Mandarin
+# in traditional characters about as often as simplified; a simplified prompt makes it write
+# simplified, which most readers of Mandarin expect.
+LANGUAGE_PROMPTS: dict[str, str] = {"zh": "以下是普通话的句子。"}
+
 
 @dataclass(frozen=True)
 class DecodeOptions:
@@ -148,9 +153,11 @@ class WhisperEngine:
                               language=language if self.multilingual else None)
         prefix = options.prefix.strip()
         prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
+        previous = LANGUAGE_PROMPTS.get(language, "") if options.task == "transcribe" else ""
+        context = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)] if previous else []
+        prompt = [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
         budget = options.max_new_tokens or int(8 * duration) + 10
-        max_length = min(448, len(prompt) + len(prefix_tokens) + budget)
+        max_length = min(448, len(prompt) + budget)
 
         result, tokens, avg_logprob = self._generate(encoder_output, prompt, options.beam_size,
                                                      max_length, temperature=0.0)

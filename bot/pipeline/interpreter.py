@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bot.asr.guards import rejection, trim_repetition
 from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
 from bot.mt.router import NoRoute, Route, TranslationRouter
@@ -141,7 +142,13 @@ class Interpreter:
         started = time.perf_counter()
         try:
             transcript = await self.workers.asr(self.asr.transcribe, final.audio, DecodeOptions(
-                language=final.caption.source_lang, task="translate", beam_size=5))
+                language=final.caption.source_lang, task="translate", beam_size=5,
+                fallback=True))
+            # The same guards as recognition: a looping or improbable translation is dropped
+            # (the source caption stands alone) rather than spoken.
+            transcript = replace(transcript, text=trim_repetition(transcript.text))
+            if rejection(transcript, final.audio.size / 16000, "en") is not None:
+                return ""
             return transcript.text
         except Exception:
             log.exception("speech translation failed")
