@@ -25,6 +25,7 @@ from pathlib import Path
 
 from faster_whisper import WhisperModel
 
+from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import read_audio
 from bot.config import Config
 from bot.events import Caption, Speaker, SpeechAudio
@@ -151,7 +152,9 @@ def latencies(result: dict) -> dict[str, list[float]]:
 
 
 def offline_transcript(model: WhisperModel, audio, language: str) -> str:
-    segments, _ = model.transcribe(audio, beam_size=5, language=language)
+    # Same language prompt as the pipeline, so the comparison is about streaming alone.
+    segments, _ = model.transcribe(audio, beam_size=5, language=language,
+                                   initial_prompt=LANGUAGE_PROMPTS.get(language))
     return " ".join(s.text.strip() for s in segments)
 
 
