@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("doctor", help="show which models, language pairs and voices are usable")
 
+    serve = commands.add_parser(
+        "serve", help="start the web server: open the page, join a room, talk",
+        description="Serve the meeting page and the built-in room on HTTP.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     translate = commands.add_parser(
         "translate", help="run the streaming pipeline over an audio file",
         description="Feed an audio file through the live pipeline and write captions "
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_doctor()
         if args.command == "translate":
             return translate(args)
+        if args.command == "serve":
+            return serve(args)
     except CliError as error:
         print(f"interpres: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -134,4 +143,28 @@ def translate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {out_dir}{os.sep} (captions.jsonl, .vtt, .srt, "
               f"{'.wav, ' if not args.no_speech else ''}summary.json)", file=sys.stderr)
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    import uvicorn
+
+    from bot.server import create_app
+
+    logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"interpres: warning: listening on {args.host} without join tokens: anyone who "
+              "can reach this port can join a room (authentication is not built yet)",
+              file=sys.stderr)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"interpres: serving on http://{shown}:{args.port}/ (models load in the "
+          "background; /readyz says when they are ready)", file=sys.stderr)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
+                lifespan="on")
     return 0

@@ -26,6 +26,9 @@ class Config:
     asr_compute_type: str
     # Directory of extra Piper voices (*.onnx + *.onnx.json); "" for none.
     voices_dir: str
+    # SQLite file for transcripts; "off" keeps them in memory only.
+    transcripts: str
+    retention_days: float | None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -37,4 +40,6 @@ class Config:
             asr_device=env("INTERPRES_ASR_DEVICE", "cpu"),
             asr_compute_type=env("INTERPRES_ASR_COMPUTE_TYPE", "int8"),
             voices_dir=env("INTERPRES_VOICES_DIR", ""),
+            transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
+            retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
         )

@@ -123,4 +123,12 @@ class Notice:
                 "code": self.code, "text": self.text}
 
 
-Event = Caption | SpeechAudio | Notice
+@dataclass(frozen=True)
+class Activity:
+    """The speaker started or stopped speaking (VAD), for speaking indicators."""
+
+    speaking: bool
+    emitted_at: float | None = None
+
+
+Event = Caption | SpeechAudio | Notice | Activity

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.audio_io import iter_audio, probe_duration, write_wav
-from bot.events import Caption, Event, Notice, Speaker, SpeechAudio
+from bot.events import Activity, Caption, Event, Notice, Speaker, SpeechAudio
 from bot.pipeline.engines import Engines
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.subtitles import to_srt, to_webvtt
@@ -117,6 +117,8 @@ async def run_file(job: FileJob, engines: Engines) -> Collected:
 
             feeder = asyncio.create_task(feed())
             async for event in pipeline.events():
+                if isinstance(event, Activity):
+                    continue
                 collected.events.append(event)
                 jsonl.write(json.dumps(event_record(event), ensure_ascii=False) + "\n")
                 if isinstance(event, Caption):

@@ -50,8 +50,13 @@ class Agreement:
     """
 
     lang: str
+    # Hypotheses that must agree before the FIRST commit of an utterance. The opening words
+    # are decoded with the least right context ("la harina son" twice, then "las arenas
+    # son" once more audio came), so they need one more vote; later words need two.
+    first_votes: int = 3
     committed: list[str] = field(default_factory=list)
     _previous: list[str] = field(default_factory=list)
+    _earlier: list[list[str]] = field(default_factory=list)
 
     def update(self, hypothesis: str) -> list[str]:
         units = split_units(hypothesis, self.lang)
@@ -61,6 +66,13 @@ class Agreement:
             # keep what is committed and compare only the tails.
             units = self.committed + units[n:]
         agreed = agreed_prefix(self._previous[n:], units[n:])
+        if n == 0:
+            voters = self._earlier[-(self.first_votes - 2):] if self.first_votes > 2 else []
+            if len(voters) < self.first_votes - 2:
+                agreed = 0
+            for earlier in voters:
+                agreed = min(agreed, agreed_prefix(earlier, units))
+            self._earlier.append(self._previous)
         # Hold back the very last unit even when it agrees: at the edge of the audio a word may
         # still be cut ("American" then "Americans").
         agreed = min(agreed, max(0, len(units) - n - 1))

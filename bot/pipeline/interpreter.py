@@ -200,7 +200,14 @@ class Interpreter:
     def _synthesize(voice, text: str, speed: float) -> np.ndarray:
         return to_int16_48k(voice.synthesize(text, speed=speed), voice.sample_rate)
 
+    async def cancel(self) -> None:
+        """Stop speaking at once (the speaker left): queued speech is dropped."""
+        for task in self._speech_tasks:
+            task.cancel()
+        await asyncio.gather(*self._speech_tasks, return_exceptions=True)
+
     async def close(self) -> None:
+        """Finish speaking what is queued, then stop."""
         for queue in self._speech_queues.values():
             queue.put_nowait(None)
         if self._speech_tasks:

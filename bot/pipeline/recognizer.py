@@ -18,7 +18,7 @@ import numpy as np
 from bot.asr.guards import rejection, trim_repetition
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
-from bot.events import Caption, Notice, Speaker, Word
+from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
@@ -128,6 +128,9 @@ class AudioBuffer:
         self.start = keep_from
 
 
+Output = Caption | Notice | FinalUtterance | Activity
+
+
 class Recognizer:
     """Per-speaker state; `feed` returns the events produced by one batch of audio."""
 
@@ -155,7 +158,7 @@ class Recognizer:
 
     async def feed(self, audio: np.ndarray, backlog: float = 0.0) -> list[Caption | Notice |
                                                                           FinalUtterance]:
-        out: list[Caption | Notice | FinalUtterance] = []
+        out: list[Output] = []
         self.buffer.append(audio)
         started = time.perf_counter()
         scores = await self.workers.engine(self.vad.process, audio)
@@ -168,16 +171,20 @@ class Recognizer:
                     self.utterance = Utterance(self._count, sample, decoded_until=sample,
                                                language=self.options.language)
                     self.onsets.append(sample / RATE)
+                    out.append(Activity(True, emitted_at=self.clock()))
                 elif self.utterance is None:
                     continue
                 elif boundary.kind == "pause":
                     if await self._at_pause(sample):
                         for closing in self.segmenter.close_now():
                             out += await self._finish(True, closing.window * WINDOW)
+                        out.append(Activity(False, emitted_at=self.clock()))
                 elif boundary.kind == "resume":
                     self.utterance.speculative = None
                 else:
                     out += await self._finish(boundary.kind == "end", sample)
+                if boundary.kind in ("end", "drop") and self.utterance is None:
+                    out.append(Activity(False, emitted_at=self.clock()))
         if self.utterance is None:
             # Keep what a future utterance start may reach back to (pre-roll before the
             # first voiced window, which itself may be a few windows back).
@@ -192,12 +199,13 @@ class Recognizer:
             out += await self._maybe_interim()
         return out
 
-    async def flush(self) -> list[Caption | Notice | FinalUtterance]:
-        out: list[Caption | Notice | FinalUtterance] = []
+    async def flush(self) -> list[Output]:
+        out: list[Output] = []
         for boundary in self.segmenter.flush():
             if self.utterance is not None:
                 out += await self._finish(boundary.kind == "end",
                                           min(boundary.window * WINDOW, self.buffer.end))
+                out.append(Activity(False, emitted_at=self.clock()))
         return out
 
     # -- decodes --------------------------------------------------------------------------
@@ -231,7 +239,7 @@ class Recognizer:
             weight = min(1.0, transcript.duration / 3.0)
             utterance.language = self.language.observe(probs, weight)
 
-    async def _maybe_interim(self) -> list[Caption | Notice | FinalUtterance]:
+    async def _maybe_interim(self) -> list[Output]:
         utterance = self.utterance
         assert utterance is not None
         now = self.buffer.end
@@ -317,7 +325,7 @@ class Recognizer:
             else 2 * self.options.complete_units)
         return long_enough and text.endswith(SENTENCE_ENDS)
 
-    async def _finish(self, keep: bool, end: int) -> list[Caption | Notice | FinalUtterance]:
+    async def _finish(self, keep: bool, end: int) -> list[Output]:
         utterance = self.utterance
         assert utterance is not None
         self.utterance = None
@@ -328,7 +336,7 @@ class Recognizer:
         audio = self.buffer.slice(utterance.start, end)
         text, words = committed, ()
         lang = utterance.language or self.language.current or "en"
-        notices: list[Caption | Notice | FinalUtterance] = []
+        notices: list[Output] = []
         if keep:
             try:
                 if utterance.speculative and utterance.speculative[0] == end:

@@ -13,13 +13,14 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.events import Caption, Event, Notice, Speaker
+from bot.events import Activity, Caption, Event, Notice, Speaker
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import Interpreter, InterpreterOptions
+from bot.pipeline.language import LanguageTracker
 from bot.pipeline.recognizer import (
     RATE,
     FinalUtterance,
@@ -82,6 +83,7 @@ class SpeakerPipeline:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.interpreter.cancel()
 
     # -- input ----------------------------------------------------------------------------
 
@@ -111,6 +113,16 @@ class SpeakerPipeline:
         self._emit(Notice("warning", "audio-dropped",
                           f"fell {dropped / RATE:.1f} s behind live: skipped to live audio",
                           emitted_at=self.clock()))
+
+    def set_targets(self, targets: tuple[str, ...]) -> None:
+        """Change the languages captions are translated into (and spoken in), at once."""
+        self.interpreter.options = replace(self.interpreter.options, targets=targets)
+
+    def set_language(self, language: str | None) -> None:
+        """The speaker declared another language (None: detect); from the next utterance."""
+        recognizer = self.recognizer
+        recognizer.options = replace(recognizer.options, language=language)
+        recognizer.language = LanguageTracker(fixed=language, allowed=recognizer.options.allowed)
 
     async def end(self) -> None:
         await self._input.put(_END)
@@ -142,8 +154,8 @@ class SpeakerPipeline:
         finally:
             self._captions.put_nowait(_END)
 
-    def _route(self, item: Caption | Notice | FinalUtterance) -> None:
-        if isinstance(item, Notice):
+    def _route(self, item: Caption | Notice | FinalUtterance | Activity) -> None:
+        if isinstance(item, Notice | Activity):
             self._emit(item)
         elif isinstance(item, FinalUtterance):
             self._emit(item.caption)

@@ -83,13 +83,13 @@ def test_agreed_prefix() -> None:
 
 
 def test_first_hypothesis_commits_nothing() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     assert agreement.update("and so my fellow") == []
     assert agreement.committed_text == ""
 
 
 def test_commits_what_two_consecutive_hypotheses_agree_on_minus_the_last_unit() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("and so my")
     assert agreement.update("and so my fellow") == ["and", "so", "my"]
     assert agreement.update("and so my fellow Americans") == ["and", "so", "my", "fellow"]
@@ -97,7 +97,7 @@ def test_commits_what_two_consecutive_hypotheses_agree_on_minus_the_last_unit() 
 
 
 def test_holds_back_the_last_unit_even_when_it_agrees() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("ask not what your country")
     committed = agreement.update("ask not what your country")
     assert committed == ["ask", "not", "what", "your"]
@@ -106,27 +106,27 @@ def test_holds_back_the_last_unit_even_when_it_agrees() -> None:
 
 
 def test_stops_at_the_first_disagreement() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("the quick brown fox jumps")
     assert agreement.update("the quick brown box jumps over") == ["the", "quick", "brown"]
 
 
 def test_punctuation_and_case_do_not_block_and_newer_spelling_is_kept() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("and so my fellow americans ask")
     committed = agreement.update("And so, my fellow Americans, ask not")
     assert committed == ["And", "so,", "my", "fellow", "Americans,", "ask"]
 
 
 def test_a_cut_word_at_the_edge_is_not_committed() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("my fellow American")
     assert agreement.update("my fellow Americans") == ["my", "fellow"]
     assert agreement.update("my fellow Americans ask") == ["my", "fellow", "Americans"]
 
 
 def test_character_script_commits_characters() -> None:
-    agreement = Agreement("zh")
+    agreement = Agreement("zh", first_votes=2)
     agreement.update("我们今天")
     assert agreement.update("我们今天去") == ["我", "们", "今", "天"]
     assert agreement.committed_text == "我们今天"
@@ -136,7 +136,7 @@ def test_character_script_commits_characters() -> None:
 
 
 def test_never_retracts_when_a_hypothesis_contradicts_the_committed_part() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("ask not what your country")
     before = list(agreement.update("ask not what your country can"))
     assert before == ["ask", "not", "what", "your", "country"]
@@ -148,7 +148,7 @@ def test_never_retracts_when_a_hypothesis_contradicts_the_committed_part() -> No
 
 
 def test_contradiction_compares_only_the_tails() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("one two three")
     assert agreement.update("one two three four") == ["one", "two", "three"]
     # The head disagrees, so the tail after the committed length is compared by position.
@@ -158,7 +158,7 @@ def test_contradiction_compares_only_the_tails() -> None:
 
 
 def test_shorter_hypothesis_than_committed_keeps_committed() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("a b c d e")
     committed = list(agreement.update("a b c d e f"))
     assert agreement.update("a b") == committed
@@ -166,7 +166,7 @@ def test_shorter_hypothesis_than_committed_keeps_committed() -> None:
 
 
 def test_committed_is_a_new_list_each_time_the_old_one_is_not_mutated() -> None:
-    agreement = Agreement("en")
+    agreement = Agreement("en", first_votes=2)
     agreement.update("a b c")
     first = agreement.update("a b c d")
     snapshot = list(first)
@@ -178,14 +178,14 @@ def test_committed_is_a_new_list_each_time_the_old_one_is_not_mutated() -> None:
 
 
 def committed_agreement(text: str, lang: str = "en") -> Agreement:
-    agreement = Agreement(lang)
+    agreement = Agreement(lang, first_votes=2)
     agreement.committed = split_units(text, lang)
     return agreement
 
 
 def test_final_text_without_committed_is_the_hypothesis() -> None:
-    assert Agreement("en").final_text("Hello  there.") == "Hello there."
-    assert Agreement("zh").final_text("你好 世界") == "你好世界"
+    assert Agreement("en", first_votes=2).final_text("Hello  there.") == "Hello there."
+    assert Agreement("zh", first_votes=2).final_text("你好 世界") == "你好世界"
 
 
 def test_final_text_that_extends_the_committed_part() -> None:
@@ -285,7 +285,7 @@ def test_random_streams_never_retract_and_committed_prefixes_shown_text(
     rng = random.Random(seed)
     vocab = VOCAB if lang == "en" else list("我们今天去公园看花吃饭你好世界")
     truth = [rng.choice(vocab) for _ in range(rng.randint(1, 25))]
-    agreement = Agreement(lang)
+    agreement = Agreement(lang, first_votes=2)
     previous: list[str] = []
     previous_units: list[str] | None = None
     for step in range(rng.randint(1, 30)):
@@ -323,3 +323,25 @@ def test_random_streams_never_retract_and_committed_prefixes_shown_text(
             shown = agreement.final_text(candidate)
             assert shown.startswith(agreement.committed_text)
             assert split_units(shown, lang)[:len(committed)] == committed
+
+
+def test_first_commit_of_an_utterance_needs_three_votes() -> None:
+    # The opening words have the least right context: two decodes said "la harina son",
+    # the third, with more audio, heard "las arenas son". Nothing wrong may be committed.
+    agreement = Agreement("es")
+    assert agreement.update("La harina son blan") == []
+    assert agreement.update("La harina son blanque") == []
+    assert agreement.update("las arenas son blanquecinas de") == []
+    assert agreement.update("las arenas son blanquecinas de grano") == []
+    assert agreement.update("las arenas son blanquecinas de grano medio") == [
+        "las", "arenas", "son", "blanquecinas", "de"]
+    # After the first commit, two votes are enough again.
+    assert agreement.update("las arenas son blanquecinas de grano medio y") == [
+        "las", "arenas", "son", "blanquecinas", "de", "grano", "medio"]
+
+
+def test_three_steady_hypotheses_commit_the_opening_words() -> None:
+    agreement = Agreement("en")
+    agreement.update("And so my")
+    agreement.update("And so my fellow")
+    assert agreement.update("And so my fellow Americans") == ["And", "so", "my"]

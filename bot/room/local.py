@@ -1,0 +1,239 @@
+"""LocalRoom: the built-in meeting room. The server is the audio hub and the bot lives in it.
+
+Each participant's peer connection has fixed transceivers (nothing is renegotiated):
+audio 0 sendrecv (their microphone up; the mix of everybody else down), audio 1 (the
+interpretation in their listen language, down), data channel `captions`. Their microphone
+feeds their own speaker pipeline; its events are fanned out here: captions to whoever reads
+that language, synthesized speech to whoever listens to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+
+from bot.events import Activity, Caption, Event, Notice, Speaker, SpeechAudio
+from bot.pipeline.engines import Engines
+from bot.pipeline.interpreter import InterpreterOptions
+from bot.pipeline.recognizer import RecognizerOptions
+from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
+from bot.room.participant import Participant
+from bot.rtc.inbound import drain
+from bot.rtc.tracks import MixMinusTrack, PcmTrack
+from bot.store import TranscriptStore
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE = 64 * 1024
+
+
+class LocalRoom:
+    def __init__(self, name: str, engines: Engines, store: TranscriptStore | None,
+                 listen_languages: set[str], speak_languages: set[str],
+                 on_empty: Callable[[LocalRoom], None] | None = None) -> None:
+        self.name = name
+        self.engines = engines
+        self.store = store
+        self.listen_languages = listen_languages
+        self.speak_languages = speak_languages
+        self.on_empty = on_empty
+        self.participants: dict[str, Participant] = {}
+        self._ids = itertools.count(1)
+        self._clock = wall_clock()
+
+    # -- joining and leaving --------------------------------------------------------------
+
+    async def join(self, pc: RTCPeerConnection, name: str, speak: str,
+                   listen: str) -> Participant:
+        """Attach a participant to a peer connection whose remote offer is already set."""
+        pid = f"p{next(self._ids)}"
+        participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(), PcmTrack())
+        participant.interpretation.on_state = lambda playing: participant.send(
+            {"type": "speech", "lang": participant.listen,
+             "state": "start" if playing else "stop"})
+        # addTrack reuses the offer's transceivers in order: 0 = mix, 1 = interpretation.
+        pc.addTrack(participant.mix)
+        pc.addTrack(participant.interpretation)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: RTCDataChannel) -> None:
+            self._attach_channel(participant, channel)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.leave(participant)
+
+        speaker = Speaker(pid, name)
+        options = PipelineOptions(
+            recognizer=RecognizerOptions(language=None if speak == "auto" else speak),
+            interpreter=InterpreterOptions(targets=self._targets(extra=listen)))
+        participant.pipeline = SpeakerPipeline(speaker, self.engines, options,
+                                               clock=self._clock)
+        await participant.pipeline.__aenter__()
+        participant.tasks.append(asyncio.create_task(self._outbound(participant)))
+        # The remote tracks exist since setRemoteDescription (their "track" events are
+        # already past): drain every one, even the silent recvonly one.
+        for transceiver in pc.getTransceivers():
+            track = transceiver.receiver.track
+            if track is not None:
+                participant.tasks.append(
+                    asyncio.create_task(self._inbound(participant, track)))
+        self.participants[pid] = participant
+        self._retarget()
+        log.info("room %s: %s joined (%d in room)", self.name, pid, len(self.participants))
+        return participant
+
+    async def leave(self, participant: Participant) -> None:
+        if participant.left:
+            return
+        participant.left = True
+        self.participants.pop(participant.id, None)
+        for other in self.participants.values():
+            other.mix.remove(participant.id)
+        current = asyncio.current_task()
+        for task in participant.tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in participant.tasks if t is not current),
+                             return_exceptions=True)
+        if participant.pipeline is not None:
+            await participant.pipeline.__aexit__(None, None, None)
+        participant.mix.stop()
+        participant.interpretation.stop()
+        await participant.pc.close()
+        log.info("room %s: %s left (%d in room)", self.name, participant.id,
+                 len(self.participants))
+        if self.participants:
+            self._retarget()
+            self._broadcast_participants()
+        elif self.on_empty:
+            self.on_empty(self)
+
+    async def close(self) -> None:
+        for participant in list(self.participants.values()):
+            await self.leave(participant)
+
+    # -- media ----------------------------------------------------------------------------
+
+    async def _inbound(self, participant: Participant, track: MediaStreamTrack) -> None:
+        pipeline = participant.pipeline
+        assert pipeline is not None
+
+        async def on_audio(mono: np.ndarray, rate: int, speech: np.ndarray) -> None:
+            if rate == 48000:
+                for other in self.participants.values():
+                    if other is not participant:
+                        other.mix.feed(participant.id, mono)
+            if len(speech):
+                await pipeline.push(speech)
+
+        await drain(track, on_audio)
+
+    async def _outbound(self, participant: Participant) -> None:
+        pipeline = participant.pipeline
+        assert pipeline is not None
+        async for event in pipeline.events():
+            try:
+                self._dispatch(participant, event)
+            except Exception:  # one bad event must not stop this speaker's captions
+                log.exception("dispatch failed in room %s", self.name)
+
+    def _dispatch(self, speaker: Participant, event: Event) -> None:
+        if isinstance(event, Caption):
+            if event.final and self.store is not None:
+                self.store.add(self.name, event)
+            message = event.to_wire()
+            for p in list(self.participants.values()):
+                if event.lang == p.listen or (event.is_source and p.source_captions):
+                    p.send(message)
+        elif isinstance(event, SpeechAudio):
+            for p in list(self.participants.values()):
+                if p is not speaker and p.listen == event.lang:
+                    p.interpretation.push(event.samples)
+        elif isinstance(event, Activity):
+            self._broadcast({"type": "activity", "id": speaker.id, "speaking": event.speaking})
+        elif isinstance(event, Notice):
+            speaker.send(event.to_wire())
+
+    # -- languages ------------------------------------------------------------------------
+
+    def _targets(self, extra: str | None = None) -> tuple[str, ...]:
+        langs = {p.listen for p in self.participants.values()}
+        if extra:
+            langs.add(extra)
+        return tuple(sorted(langs))
+
+    def _retarget(self) -> None:
+        """Every pipeline translates into every language someone listens to, no more."""
+        targets = self._targets()
+        for p in self.participants.values():
+            if p.pipeline is not None:
+                p.pipeline.set_targets(targets)
+
+    # -- data channel ---------------------------------------------------------------------
+
+    def _attach_channel(self, participant: Participant, channel: RTCDataChannel) -> None:
+        if channel.label != "captions":
+            return
+        participant.channel = channel
+
+        @channel.on("open")
+        def on_open() -> None:
+            self._broadcast_participants()
+
+        @channel.on("message")
+        def on_message(message: Any) -> None:
+            self._handle_message(participant, message)
+
+        if channel.readyState == "open":
+            self._broadcast_participants()
+
+    def _handle_message(self, participant: Participant, raw: Any) -> None:
+        if isinstance(raw, bytes) or len(raw) > MAX_MESSAGE:
+            participant.send(Notice("warning", "bad-message",
+                                    "messages must be JSON text under 64 KiB").to_wire())
+            return
+        try:
+            message = json.loads(raw)
+            kind = message.get("type") if isinstance(message, dict) else None
+        except ValueError:
+            kind, message = None, {}
+        if kind == "ping":
+            participant.send({"type": "pong", "t": message.get("t")})
+        elif kind == "listen" and message.get("lang") in self.listen_languages:
+            if message["lang"] != participant.listen:
+                participant.interpretation.clear()
+            participant.listen = message["lang"]
+            participant.source_captions = bool(message.get("source", False))
+            self._retarget()
+            self._broadcast_participants()
+        elif kind == "speak" and (message.get("lang") == "auto"
+                                  or message.get("lang") in self.speak_languages):
+            participant.speak = message["lang"]
+            if participant.pipeline is not None:
+                participant.pipeline.set_language(None if participant.speak == "auto"
+                                                  else participant.speak)
+            self._broadcast_participants()
+        else:
+            participant.send(Notice(
+                "warning", "bad-message",
+                f"refused message {str(kind or raw)[:40]!r}: expected listen, speak or ping "
+                "with a known language").to_wire())
+
+    def _broadcast(self, message: dict[str, Any]) -> None:
+        for p in list(self.participants.values()):
+            p.send(message)
+
+    def _broadcast_participants(self) -> None:
+        everyone = [p.public() for p in self.participants.values()]
+        for p in list(self.participants.values()):
+            p.send({"type": "participants",
+                    "participants": [dict(entry, you=entry["id"] == p.id) for entry in everyone]})

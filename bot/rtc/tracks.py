@@ -1,0 +1,156 @@
+"""Outbound audio tracks: 48 kHz mono s16, 20 ms frames, paced by pts, silence when idle.
+
+`PcmTrack` plays queued PCM (an interpretation voice). `MixMinusTrack` mixes, frame by frame,
+what every other participant said: each speaker's audio is queued per listener, so nobody
+hears themselves and no room-wide clock task is needed (each listener's track pulls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+RATE = 48000
+FRAME = 960  # 20 ms
+TIME_BASE = fractions.Fraction(1, RATE)
+
+
+class SampleQueue:
+    """A FIFO of int16 samples, bounded so a stalled reader never grows memory or latency."""
+
+    def __init__(self, max_samples: int) -> None:
+        self.max_samples = max_samples
+        self._chunks: deque[np.ndarray] = deque()
+        self.size = 0
+        self.dropped = 0
+
+    def push(self, samples: np.ndarray) -> None:
+        self._chunks.append(samples)
+        self.size += len(samples)
+        while self.size > self.max_samples and self._chunks:
+            old = self._chunks.popleft()
+            self.size -= len(old)
+            self.dropped += len(old)
+
+    def take(self, count: int) -> np.ndarray | None:
+        """`count` samples, padded with silence at the end; None when empty."""
+        if not self.size:
+            return None
+        out = np.zeros(count, np.int16)
+        filled = 0
+        while filled < count and self._chunks:
+            chunk = self._chunks[0]
+            n = min(count - filled, len(chunk))
+            out[filled:filled + n] = chunk[:n]
+            filled += n
+            if n == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[n:]
+        self.size -= filled
+        return out
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self.size = 0
+
+
+class PacedTrack(MediaStreamTrack):
+    """Base: emits one 20 ms frame per `recv`, paced on the wall clock like aiortc's own
+    AudioStreamTrack; subclasses provide the samples."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._pts = 0
+
+    def next_samples(self) -> np.ndarray:
+        raise NotImplementedError
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.5:
+                # Far behind (the loop stalled): re-anchor instead of bursting frames.
+                self._start = time.monotonic() - self._pts / RATE
+        samples = self.next_samples()
+        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = TIME_BASE
+        return frame
+
+
+class PcmTrack(PacedTrack):
+    """Plays queued PCM; reports when it starts and stops sounding (for ducking)."""
+
+    def __init__(self, on_state: Callable[[bool], None] | None = None,
+                 max_seconds: float = 60.0) -> None:
+        super().__init__()
+        self.queue = SampleQueue(int(max_seconds * RATE))
+        self.on_state = on_state
+        self.playing = False
+        self.frames_with_audio = 0
+
+    def push(self, samples: np.ndarray) -> None:
+        self.queue.push(samples.astype(np.int16, copy=False))
+
+    def clear(self) -> None:
+        self.queue.clear()
+
+    def next_samples(self) -> np.ndarray:
+        samples = self.queue.take(FRAME)
+        playing = samples is not None
+        if playing != self.playing:
+            self.playing = playing
+            if self.on_state:
+                self.on_state(playing)
+        if samples is None:
+            return np.zeros(FRAME, np.int16)
+        self.frames_with_audio += 1
+        return samples
+
+
+class MixMinusTrack(PacedTrack):
+    """Everybody else's original voice, mixed for one listener."""
+
+    def __init__(self, max_latency: float = 0.12) -> None:
+        super().__init__()
+        self.sources: dict[str, SampleQueue] = {}
+        self._max = int(max_latency * RATE)
+        self.gain = 1.0
+
+    def feed(self, speaker_id: str, samples: np.ndarray) -> None:
+        queue = self.sources.get(speaker_id)
+        if queue is None:
+            queue = self.sources[speaker_id] = SampleQueue(self._max)
+        queue.push(samples)
+
+    def remove(self, speaker_id: str) -> None:
+        self.sources.pop(speaker_id, None)
+
+    def next_samples(self) -> np.ndarray:
+        mix = np.zeros(FRAME, np.int32)
+        for queue in list(self.sources.values()):
+            samples = queue.take(FRAME)
+            if samples is not None:
+                mix += samples
+        if self.gain != 1.0:
+            mix = (mix * self.gain).astype(np.int32)
+        return np.clip(mix, -32768, 32767).astype(np.int16)

@@ -1,0 +1,257 @@
+"""The starlette app: the page, signalling, transcripts, health.
+
+Models load once in the lifespan (off the event loop, warm-up decode included); `/readyz`
+says when they are ready. Tests build the app with engines already loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot import languages
+from bot.config import Config
+from bot.pipeline.engines import Engines
+from bot.room.local import LocalRoom
+from bot.rtc.sdp_check import SdpError, check_offer
+from bot.store import FORMATS, TranscriptStore
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).resolve().parents[1] / "web"
+MAX_BODY = 64 * 1024
+ROOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class Rooms:
+    """Rooms by name; a room disappears when its last participant leaves."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, LocalRoom] = {}
+
+    def get(self, name: str, factory) -> LocalRoom:
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = factory(name)
+        return room
+
+    def discard(self, room: LocalRoom) -> None:
+        if self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.close()
+        self.rooms.clear()
+
+
+class State:
+    def __init__(self, config: Config, engines: Engines | None,
+                 store: TranscriptStore | None) -> None:
+        self.config = config
+        self.engines = engines
+        self.store = store
+        self.rooms = Rooms()
+        self.ready = asyncio.Event()
+        self.listen: list[str] = []
+        self.speak: list[str] = []
+
+    def set_engines(self, engines: Engines) -> None:
+        self.engines = engines
+        router = engines.router
+        targets = {target for _, target in router.pairs()} | {"en"}
+        voices = engines.voices
+        self.listen = sorted(t for t in targets if voices is None or voices.voice_for(t))
+        self.speak = sorted(lang for lang in languages.NAMES if router.reachable(lang))
+        self.ready.set()
+
+
+def error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON, refusing other media types and oversized bodies without reading
+    them whole."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ValueError((415, "send the body as application/json"))
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ValueError((413, f"body larger than {MAX_BODY} bytes"))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ValueError((413, f"body larger than {MAX_BODY} bytes"))
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ValueError((400, "body is not valid JSON")) from None
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(WEB / "index.html")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    state: State = request.app.state.interpres
+    if state.ready.is_set():
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "loading models"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+async def api_languages(request: Request) -> Response:
+    state: State = request.app.state.interpres
+    if not state.ready.is_set():
+        return error(503, "models are still loading", **{"Retry-After": "5"})
+    return JSONResponse({
+        "speak": [{"code": c, "name": languages.name(c)} for c in state.speak],
+        "listen": [{"code": c, "name": languages.name(c)} for c in state.listen],
+    })
+
+
+def _offer_fields(body: Any, state: State) -> tuple[str, str, str, str]:
+    if not isinstance(body, dict):
+        raise ValueError((400, "body must be a JSON object"))
+    sdp, kind = body.get("sdp"), body.get("type")
+    if kind != "offer":
+        raise ValueError((400, 'type must be "offer"'))
+    name = body.get("name", "Guest")
+    if not isinstance(name, str) or not name.strip() or len(name) > 40:
+        raise ValueError((400, "name must be 1 to 40 characters"))
+    speak = body.get("speak", "auto")
+    if speak != "auto" and speak not in state.speak:
+        raise ValueError((400, f"speak must be auto or one of {', '.join(state.speak)}"))
+    listen = body.get("listen")
+    if listen not in state.listen:
+        raise ValueError((400, f"listen must be one of {', '.join(state.listen)}"))
+    try:
+        check_offer(sdp)
+    except SdpError as problem:
+        raise ValueError((400, f"invalid SDP offer: {problem}")) from None
+    return sdp, " ".join(name.split()), speak, listen
+
+
+async def offer(request: Request) -> Response:
+    state: State = request.app.state.interpres
+    room_name = request.path_params["room"]
+    if not ROOM_NAME.match(room_name):
+        return error(400, "room names are 1-64 letters, digits, '-' or '_'")
+    try:
+        sdp, name, speak, listen = _offer_fields(await read_json(request), state)
+    except ValueError as problem:
+        status, message = problem.args[0]
+        return error(status, message)
+    if not state.ready.is_set() or state.engines is None:
+        return error(503, "models are still loading", **{"Retry-After": "5"})
+
+    engines = state.engines
+    room = state.rooms.get(room_name, lambda n: LocalRoom(
+        n, engines, state.store, set(state.listen), set(state.speak),
+        on_empty=state.rooms.discard))
+    # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    participant = None
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        participant = await room.join(pc, name, speak, listen)
+        await pc.setLocalDescription(await pc.createAnswer())
+    except Exception as problem:  # aiortc raises many types for bad SDP: all are a 400
+        log.info("offer refused: %s", problem)
+        if participant is not None:
+            await room.leave(participant)
+        else:
+            await pc.close()
+            if not room.participants:
+                state.rooms.discard(room)
+        return error(400, f"could not negotiate: {problem}")
+    return JSONResponse({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type,
+                         "participant": participant.id, "room": room_name})
+
+
+async def transcript(request: Request) -> Response:
+    state: State = request.app.state.interpres
+    room_name = request.path_params["room"]
+    if not ROOM_NAME.match(room_name):
+        return error(400, "invalid room name")
+    if state.store is None:
+        return error(404, "transcripts are disabled on this server")
+    fmt = request.query_params.get("format", "vtt")
+    if fmt not in FORMATS:
+        return error(400, f"format must be one of {', '.join(FORMATS)}")
+    lang = request.query_params.get("lang")
+    if lang is None:
+        found = state.store.languages(room_name)
+        return JSONResponse({"room": room_name, "languages": found})
+    media_type, body = state.store.export(room_name, lang, fmt)
+    filename = f"{room_name}-{lang}.{fmt}"
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def create_app(config: Config | None = None, engines: Engines | None = None,
+               store: TranscriptStore | None = None) -> Starlette:
+    """The app. Pass `engines` (and `store`) to reuse loaded ones, as tests do; otherwise
+    they load in the lifespan."""
+    config = config or Config.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_store = store is None
+        db = store
+        if db is None:
+            path = None if config.transcripts == "off" else config.transcripts
+            db = TranscriptStore(path, retention_days=config.retention_days)
+        state = State(config, engines, db)
+        app.state.interpres = state
+        loader: asyncio.Task[Engines] | None = None
+        if engines is not None:
+            state.set_engines(engines)
+        else:
+            async def load() -> Engines:
+                loaded = await asyncio.to_thread(Engines.load, config, True, log.info)
+                state.set_engines(loaded)
+                log.info("models ready")
+                return loaded
+            loader = asyncio.create_task(load())
+        try:
+            yield
+        finally:
+            await state.rooms.close()
+            if loader is not None:
+                loaded = await loader if not loader.cancelled() else None
+                if loaded is not None:
+                    loaded.close()
+            if own_store:
+                db.close()
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/api/languages", api_languages),
+            Route("/api/rooms/{room}/offer", offer, methods=["POST"]),
+            Route("/api/rooms/{room}/transcript", transcript),
+            Mount("/static", StaticFiles(directory=WEB), name="static"),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,128 @@
+"""The built-in room with real aiortc peers: the app under uvicorn, clients like the page."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from bot.audio_io import read_audio
+from bot.server import create_app
+from bot.store import TranscriptStore
+from bot.tts.resample import to_int16_48k
+from tests.clips import clip
+from tests.rtc_client import Client, ClipTrack, energy_after, post_json
+from tests.server_runner import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def voice(prefix: str) -> np.ndarray:
+    return to_int16_48k(read_audio(clip(prefix).path), 16000)
+
+
+def final(lang: str):
+    return lambda m: m.get("type") == "caption" and m["final"] and m["lang"] == lang \
+        and m["text"]
+
+
+def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
+    store = TranscriptStore(tmp_path / "t.sqlite3")
+
+    async def main() -> None:
+        app = create_app(engines=engines, store=store)
+        async with running_server(app) as url:
+            ana = Client(url, "team", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 1.0))
+            bob = Client(url, "team", "Bob", "en", "en")
+            await bob.join()
+            await ana.join()
+            caption = await bob.wait_for(final("en"), timeout=30)
+            heard_at = bob.first(final("en"))
+            assert "sands" in caption["text"].lower()
+            assert caption["speaker"] == {"id": ana.participant, "name": "Ana"}
+            assert caption["engine"] == "apertium:spa-eng"
+            # Bob's interpretation track speaks after the caption arrives.
+            await asyncio.sleep(4)
+            assert energy_after(bob.interpretation, heard_at) > 0.8
+            # Ana's words reach Bob's original-voice mix, and never Ana's own.
+            assert energy_after(bob.mix, 0) > 3.0
+            assert energy_after(ana.mix, 0) == 0
+            # Interims came before the final; Ana gets no English captions.
+            assert bob.captions("en", final=False) or bob.captions("es") == []
+            assert not ana.captions("en")
+            speech = [m for _, m in bob.messages if m.get("type") == "speech"]
+            assert [m["state"] for m in speech][:2] == ["start", "stop"]
+            participants = [m for _, m in bob.messages if m.get("type") == "participants"]
+            assert {p["name"] for p in participants[-1]["participants"]} == {"Ana", "Bob"}
+            await ana.close()
+            await bob.close()
+        # The transcript endpoint has what was said.
+        texts = [c.text for c in store.captions("team", "en")]
+        assert texts and "sands" in " ".join(texts).lower()
+
+    asyncio.run(main())
+    store.close()
+
+
+def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines):
+    async def main() -> None:
+        app = create_app(engines=engines)
+        async with running_server(app) as url:
+            baseline_tasks = len(asyncio.all_tasks())
+            state = app.state.interpres
+            es = voice("es_leopard")
+            gap = np.zeros(48000 * 3, np.int16)
+            ana = Client(url, "switch", "Ana", "es", "es",
+                         mic=ClipTrack(np.concatenate([es, gap, es]), 1.0))
+            bob = Client(url, "switch", "Bob", "en", "fr")
+            await bob.join()
+            await ana.join()
+            await bob.wait_for(final("fr"), timeout=30)
+            bob.send({"type": "listen", "lang": "en"})
+            switched = time.monotonic()
+            await bob.wait_for(final("en"), timeout=40)
+            after = [m for at, m in bob.messages if at > switched + 0.5
+                     and m.get("type") == "caption"]
+            assert after and {m["lang"] for m in after} == {"en"}
+            en_at = bob.first(final("en"))
+            await asyncio.sleep(3)
+            assert energy_after(bob.interpretation, en_at) > 0.5
+            room = state.rooms.rooms["switch"]
+            assert room.participants[bob.participant].listen == "en"
+            assert len(room.participants) == 2
+            await ana.close()
+            await bob.close()
+            # The server notices both peers are gone and releases everything.
+            deadline = time.monotonic() + 15
+            while "switch" in state.rooms.rooms and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert "switch" not in state.rooms.rooms
+            await asyncio.sleep(0.5)
+            assert len(asyncio.all_tasks()) <= baseline_tasks + 1
+
+    asyncio.run(main())
+
+
+def test_bad_offers_are_refused_cleanly(engines):
+    async def main() -> None:
+        app = create_app(engines=engines)
+        async with running_server(app) as url:
+            cases = [
+                ({"type": "offer", "sdp": "v=0\r\n", "listen": "en"}, "invalid SDP"),
+                ({"type": "offer", "sdp": "garbage", "listen": "en"}, "invalid SDP"),
+                ({"type": "answer", "sdp": "v=0", "listen": "en"}, "type must be"),
+                ({"type": "offer", "sdp": "v=0", "listen": "xx"}, "listen must be"),
+                ([1, 2], "JSON object"),
+            ]
+            for body, message in cases:
+                status, answer = await asyncio.to_thread(
+                    post_json, f"{url}/api/rooms/r1/offer", body)
+                assert status == 400 and message in answer["error"], (body, answer)
+            status, answer = await asyncio.to_thread(
+                post_json, f"{url}/api/rooms/bad%20name/offer", cases[0][0])
+            assert status == 400
+            assert app.state.interpres.rooms.rooms == {}
+
+    asyncio.run(main())

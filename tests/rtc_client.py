@@ -1,0 +1,141 @@
+"""A scripted meeting participant: a real aiortc peer that joins the app like the page does.
+
+Its microphone plays a clip (then silence) in real time; it records captions and other
+data-channel messages, and the energy of both downstream tracks, with arrival times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from bot.rtc.tracks import FRAME, PacedTrack
+
+
+class ClipTrack(PacedTrack):
+    """Plays 48 kHz mono int16 samples after `delay` seconds, then silence."""
+
+    def __init__(self, samples: np.ndarray | None = None, delay: float = 0.5) -> None:
+        super().__init__()
+        self.samples = samples if samples is not None else np.zeros(0, np.int16)
+        self.delay_frames = int(delay * 50)
+        self.position = 0
+        self.frames = 0
+        self.started_at: float | None = None
+
+    def next_samples(self) -> np.ndarray:
+        self.frames += 1
+        if self.frames <= self.delay_frames or self.position >= len(self.samples):
+            return np.zeros(FRAME, np.int16)
+        if self.started_at is None:
+            self.started_at = time.monotonic()
+        chunk = self.samples[self.position:self.position + FRAME]
+        self.position += FRAME
+        return np.pad(chunk, (0, FRAME - len(chunk)))
+
+
+@dataclass
+class Received:
+    at: float
+    rms: float
+
+
+@dataclass
+class Client:
+    base_url: str
+    room: str
+    name: str
+    speak: str
+    listen: str
+    mic: ClipTrack = field(default_factory=ClipTrack)
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    mix: list[Received] = field(default_factory=list)
+    interpretation: list[Received] = field(default_factory=list)
+    participant: str = ""
+
+    def __post_init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def join(self) -> None:
+        pc = self.pc
+        pc.addTransceiver(self.mic, direction="sendrecv")
+        pc.addTransceiver("audio", direction="recvonly")
+        self.channel = pc.createDataChannel("captions")
+        self.channel.on("message", lambda raw: self.messages.append(
+            (time.monotonic(), json.loads(raw))))
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            index = [t.receiver.track for t in pc.getTransceivers()].index(track)
+            sink = self.mix if index == 0 else self.interpretation
+            self._tasks.append(asyncio.create_task(self._record(track, sink)))
+
+        await pc.setLocalDescription(await pc.createOffer())
+        body = {"sdp": pc.localDescription.sdp, "type": "offer", "name": self.name,
+                "speak": self.speak, "listen": self.listen}
+        status, answer = await asyncio.to_thread(
+            post_json, f"{self.base_url}/api/rooms/{self.room}/offer", body)
+        assert status == 200, answer
+        self.participant = answer["participant"]
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    async def _record(self, track, sink: list[Received]) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            data = frame.to_ndarray().astype(np.float32) / 32768
+            sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.channel.send(json.dumps(message))
+
+    def captions(self, lang: str | None = None, final: bool | None = None) -> list[dict]:
+        return [m for _, m in self.messages if m.get("type") == "caption"
+                and (lang is None or m["lang"] == lang)
+                and (final is None or m["final"] == final)]
+
+    def first(self, predicate) -> float | None:
+        return next((at for at, m in self.messages if predicate(m)), None)
+
+    async def wait_for(self, predicate, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, message in self.messages:
+                if predicate(message):
+                    return message
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.name}: no matching message in {timeout} s; got "
+                             f"{[m for _, m in self.messages][-5:]}")
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read() or b"{}")
+
+
+def energy_after(received: list[Received], start: float, threshold: float = 0.01) -> float:
+    """Seconds of frames louder than `threshold` after `start`."""
+    return sum(0.02 for r in received if r.at >= start and r.rms > threshold)

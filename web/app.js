@@ -1,0 +1,504 @@
+// Interpres page: the landing form, then the room (captions, people, sound, languages).
+
+import { audioContext, openMicrophone, LevelMeter, Mixer } from "./audio.js";
+import { applyCaption, CaptionView } from "./captions.js";
+import { RoomConnection } from "./connection.js";
+import { PeopleView } from "./people.js";
+
+const $ = (id) => document.getElementById(id);
+
+const FONT_SIZES = { min: 14, max: 48, step: 2, initial: 22 };
+const SPEECH_STUCK_MS = 30000;
+const STATUS_TEXT = {
+  idle: "Not connected", connecting: "Connecting…", connected: "Connected",
+  reconnecting: "Connection interrupted, retrying…", failed: "Connection failed",
+  closed: "Disconnected",
+};
+
+const state = {
+  room: "", participant: null, name: "", speak: "auto", listen: "en",
+  showOriginal: false, connection: "idle", rtt: null, lastCaptionAt: null,
+  participants: [], speaking: {}, captions: {}, order: [], ducking: false, muted: false,
+};
+
+const session = { connection: null, mixer: null, mic: null, micMeter: null, speech: new Map() };
+let languages = { speak: [], listen: [] };
+
+const captionView = new CaptionView({
+  container: $("captions"), empty: $("captions-empty"), jumpButton: $("jump-live"), state,
+});
+const peopleView = new PeopleView({
+  list: $("participants"), strip: $("people-strip"), count: $("people-count"), state,
+  languageName,
+});
+
+window.interpres = {
+  get pc() { return session.connection ? session.connection.pc : null; },
+  state,
+  get gains() { return session.mixer ? session.mixer.gains() : {}; },
+};
+
+// --- preferences -------------------------------------------------------------------
+
+const prefs = {
+  get(key, fallback) {
+    try {
+      const value = localStorage.getItem(`interpres.${key}`);
+      return value === null ? fallback : value;
+    } catch {
+      return fallback;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(`interpres.${key}`, String(value));
+    } catch {
+      // Storage may be unavailable (private mode); preferences are a convenience.
+    }
+  },
+};
+
+// --- landing -----------------------------------------------------------------------
+
+const ADJECTIVES = ["blue", "quiet", "amber", "brisk", "calm", "golden", "green", "lucky",
+  "misty", "north", "silver", "sunny", "swift", "warm", "wild", "bright"];
+const NOUNS = ["harbor", "meadow", "river", "cedar", "falcon", "garden", "island", "lantern",
+  "maple", "orchard", "pebble", "summit", "valley", "willow", "canyon", "comet"];
+
+function readableRoomName() {
+  const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${10 + Math.floor(Math.random() * 90)}`;
+}
+
+function languageName(code) {
+  const all = [...languages.speak, ...languages.listen];
+  const found = all.find((l) => l.code === code);
+  return found ? found.name : code;
+}
+
+function fillSelect(select, options, selected) {
+  select.replaceChildren(...options.map(({ code, name }) => {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = name;
+    return option;
+  }));
+  if (options.some((o) => o.code === selected)) select.value = selected;
+}
+
+function defaultListen(codes) {
+  const saved = prefs.get("listen", null);
+  if (codes.includes(saved)) return saved;
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    const primary = String(tag).toLowerCase().split("-")[0];
+    if (codes.includes(primary)) return primary;
+  }
+  return codes.includes("en") ? "en" : codes[0];
+}
+
+async function loadLanguages() {
+  try {
+    const response = await fetch("/api/languages");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    languages = {
+      speak: Array.isArray(body.speak) ? body.speak : [],
+      listen: Array.isArray(body.listen) ? body.listen : [],
+    };
+  } catch (err) {
+    showLandingError(`Could not load the list of languages (${err.message}). Reload to try again.`);
+    languages = { speak: [], listen: [{ code: "en", name: "English" }] };
+  }
+  const speakOptions = [{ code: "auto", name: "Detect automatically" }, ...languages.speak];
+  const listenCodes = languages.listen.map((l) => l.code);
+  state.speak = prefs.get("speak", "auto");
+  state.listen = defaultListen(listenCodes);
+  for (const select of [$("speak"), $("room-speak")]) fillSelect(select, speakOptions, state.speak);
+  for (const select of [$("listen"), $("room-listen")]) {
+    fillSelect(select, languages.listen, state.listen);
+  }
+  state.speak = $("speak").value || "auto";
+  state.listen = $("listen").value || state.listen;
+}
+
+function showLandingError(text) {
+  const box = $("landing-error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function setMeter(level) {
+  const meter = $("mic-meter");
+  meter.style.setProperty("--level", level.toFixed(3));
+  meter.setAttribute("aria-valuenow", String(Math.round(level * 100)));
+}
+
+async function ensureMicrophone() {
+  if (session.mic && session.mic.getAudioTracks().some((t) => t.readyState === "live")) {
+    return session.mic;
+  }
+  session.mic = await openMicrophone();
+  return session.mic;
+}
+
+async function toggleMicTest() {
+  if (session.micMeter) {
+    stopMicTest();
+    return;
+  }
+  audioContext();
+  showLandingError("");
+  try {
+    const stream = await ensureMicrophone();
+    session.micMeter = new LevelMeter(stream, setMeter);
+    $("mic-test").textContent = "Stop test";
+    $("mic-hint").textContent = "Say something: the bar should move.";
+    $("mic-meter").classList.add("active");
+  } catch (err) {
+    showLandingError(err.message);
+    $("mic-hint").textContent = "The microphone is needed to join.";
+  }
+}
+
+function stopMicTest() {
+  if (session.micMeter) session.micMeter.stop();
+  session.micMeter = null;
+  $("mic-test").textContent = "Test microphone";
+  $("mic-meter").classList.remove("active");
+}
+
+function readLandingForm() {
+  const room = $("room").value.trim().replace(/\s+/g, "-");
+  const name = $("name").value.trim();
+  if (!room) return { error: "Choose a room name.", field: "room" };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(room)) {
+    return { error: "Room names may use letters, digits, dots, dashes and underscores.", field: "room" };
+  }
+  if (!name) return { error: "Tell the others your name.", field: "name" };
+  return { room, name, speak: $("speak").value || "auto", listen: $("listen").value };
+}
+
+// --- joining and leaving -----------------------------------------------------------
+
+async function join(event) {
+  if (event) event.preventDefault();
+  audioContext(); // inside the click, so that playback is allowed
+  const form = readLandingForm();
+  if (form.error) {
+    showLandingError(form.error);
+    $(form.field).focus();
+    return;
+  }
+  showLandingError("");
+  Object.assign(state, { room: form.room, name: form.name, speak: form.speak, listen: form.listen });
+  prefs.set("name", form.name);
+  prefs.set("speak", form.speak);
+  prefs.set("listen", form.listen);
+
+  const button = $("join");
+  button.disabled = true;
+  button.textContent = "Joining…";
+  try {
+    const stream = await ensureMicrophone();
+    stopMicTest();
+    const connection = new RoomConnection({
+      onMessage: handleMessage, onState: setConnectionState, onRtt: setRtt, onOpen: announcePreferences,
+    });
+    session.connection = connection;
+    const answer = await connection.join({
+      room: form.room, name: form.name, speak: form.speak, listen: form.listen,
+      micTrack: stream.getAudioTracks()[0],
+    });
+    state.participant = answer.participant || null;
+    state.room = answer.room || form.room;
+    enterRoom(stream);
+  } catch (err) {
+    teardown({ keepMic: true });
+    showLandingError(err.message || String(err));
+  } finally {
+    button.disabled = false;
+    button.textContent = "Join";
+  }
+}
+
+function enterRoom(stream) {
+  const mixer = new Mixer($("audio-sinks"));
+  const tracks = session.connection.remoteTracks();
+  mixer.attach("original", tracks.original);
+  mixer.attach("interpretation", tracks.interpretation);
+  mixer.setBalance(Number($("balance").value) / 100);
+  session.mixer = mixer;
+  session.micMeter = new LevelMeter(stream, (level) => {
+    $("mic-level").style.setProperty("--level", level.toFixed(3));
+  });
+  setMuted(false);
+
+  const url = new URL(location.href);
+  url.searchParams.set("room", state.room);
+  history.replaceState(null, "", url);
+  document.title = `${state.room} · Interpres`;
+  $("room-name").textContent = state.room;
+  $("room-listen").value = state.listen;
+  $("room-speak").value = state.speak;
+  updateDownloads();
+  $("landing-view").hidden = true;
+  $("room-view").hidden = false;
+  session.statusTimer = setInterval(renderStatus, 1000);
+  renderStatus();
+}
+
+function teardown({ keepMic }) {
+  if (session.connection) session.connection.close();
+  session.connection = null;
+  if (session.mixer) session.mixer.close();
+  session.mixer = null;
+  if (session.micMeter) session.micMeter.stop();
+  session.micMeter = null;
+  clearInterval(session.statusTimer);
+  for (const timer of session.speech.values()) clearTimeout(timer);
+  session.speech.clear();
+  if (!keepMic && session.mic) {
+    for (const track of session.mic.getTracks()) track.stop();
+    session.mic = null;
+  }
+  Object.assign(state, {
+    participant: null, connection: "idle", rtt: null, lastCaptionAt: null, participants: [],
+    speaking: {}, captions: {}, order: [], ducking: false,
+  });
+  captionView.clear();
+  peopleView.render();
+}
+
+function leave() {
+  teardown({ keepMic: false });
+  $("room-view").hidden = true;
+  $("landing-view").hidden = false;
+  $("room-view").classList.remove("panel-open");
+  $("toggle-panel").setAttribute("aria-expanded", "false");
+  $("toggle-panel").textContent = "Settings";
+  document.title = "Interpres";
+  $("room").value = state.room;
+  $("listen").value = state.listen;
+  $("speak").value = state.speak;
+}
+
+async function rejoin() {
+  leave();
+  await join();
+}
+
+// --- messages ----------------------------------------------------------------------
+
+function announcePreferences() {
+  send({ type: "listen", lang: state.listen, source: state.showOriginal });
+  send({ type: "speak", lang: state.speak });
+}
+
+function send(message) {
+  return session.connection ? session.connection.send(message) : false;
+}
+
+function handleMessage(message) {
+  switch (message.type) {
+    case "caption": {
+      const segment = applyCaption(state, message);
+      if (segment) {
+        state.lastCaptionAt = Date.now();
+        captionView.update(segment);
+      }
+      break;
+    }
+    case "participants":
+      if (Array.isArray(message.participants)) peopleView.setParticipants(message.participants);
+      break;
+    case "activity":
+      if (message.id != null) peopleView.setSpeaking(message.id, message.speaking);
+      break;
+    case "speech":
+      if (message.lang === state.listen) trackSpeech(message.segment || "", message.state === "start");
+      break;
+    case "notice":
+      toast(String(message.text || message.code || ""), message.level);
+      break;
+    default:
+      break; // "stats" and future types are welcome to arrive and be ignored.
+  }
+}
+
+/** Duck the original while any interpretation segment in our language is being spoken. */
+function trackSpeech(segment, speaking) {
+  clearTimeout(session.speech.get(segment));
+  session.speech.delete(segment);
+  if (speaking) {
+    // A lost "stop" must not leave the room ducked for good.
+    session.speech.set(segment, setTimeout(() => trackSpeech(segment, false), SPEECH_STUCK_MS));
+  }
+  state.ducking = session.speech.size > 0;
+  if (session.mixer) session.mixer.setDucked(state.ducking);
+}
+
+function resetSpeech() {
+  for (const timer of session.speech.values()) clearTimeout(timer);
+  session.speech.clear();
+  state.ducking = false;
+  if (session.mixer) session.mixer.setDucked(false);
+}
+
+// --- room controls -----------------------------------------------------------------
+
+function setConnectionState(connectionState) {
+  state.connection = connectionState;
+  renderStatus();
+}
+
+function setRtt(ms) {
+  state.rtt = Math.round(ms);
+  renderStatus();
+}
+
+function renderStatus() {
+  const status = $("status");
+  status.dataset.state = state.connection;
+  $("status-text").textContent = STATUS_TEXT[state.connection] || state.connection;
+  const details = [];
+  if (state.connection === "connected" && state.rtt !== null) details.push(`ping ${state.rtt} ms`);
+  if (state.lastCaptionAt) details.push(`last caption ${formatAge(Date.now() - state.lastCaptionAt)}`);
+  $("status-detail").textContent = details.length ? `· ${details.join(" · ")}` : "";
+  $("rejoin").hidden = !["failed", "closed"].includes(state.connection);
+}
+
+function formatAge(ms) {
+  if (ms < 1500) return "just now";
+  if (ms < 60000) return `${Math.round(ms / 1000)} s ago`;
+  return `${Math.round(ms / 60000)} min ago`;
+}
+
+function setListen(lang) {
+  state.listen = lang;
+  prefs.set("listen", lang);
+  $("listen").value = lang;
+  resetSpeech();
+  send({ type: "listen", lang, source: state.showOriginal });
+  updateDownloads();
+  captionView.renderAll();
+}
+
+function setSpeak(lang) {
+  state.speak = lang;
+  prefs.set("speak", lang);
+  $("speak").value = lang;
+  send({ type: "speak", lang });
+}
+
+function setShowOriginal(show) {
+  state.showOriginal = show;
+  prefs.set("showOriginal", show ? "1" : "0");
+  send({ type: "listen", lang: state.listen, source: show });
+  captionView.renderAll();
+}
+
+function setMuted(muted) {
+  state.muted = muted;
+  if (session.mic) for (const track of session.mic.getAudioTracks()) track.enabled = !muted;
+  const button = $("mute");
+  button.setAttribute("aria-pressed", String(muted));
+  button.classList.toggle("muted", muted);
+  $("mute-label").textContent = muted ? "Unmute" : "Mute";
+}
+
+function setFontSize(px) {
+  const size = Math.min(FONT_SIZES.max, Math.max(FONT_SIZES.min, px));
+  document.documentElement.style.setProperty("--caption-size", `${size}px`);
+  $("font-size-value").textContent = `${size} px`;
+  prefs.set("fontSize", size);
+  return size;
+}
+
+function updateDownloads() {
+  const base = `/api/rooms/${encodeURIComponent(state.room)}/transcript`;
+  for (const format of ["vtt", "srt", "txt"]) {
+    const link = $(`download-${format}`);
+    link.href = `${base}?lang=${encodeURIComponent(state.listen)}&format=${format}`;
+    link.download = `${state.room}-${state.listen}.${format}`;
+  }
+}
+
+async function copyInvite() {
+  const url = new URL(location.pathname, location.origin);
+  url.searchParams.set("room", state.room);
+  const link = url.toString();
+  try {
+    await navigator.clipboard.writeText(link);
+  } catch {
+    // The async clipboard needs a secure context; fall back to a selection copy.
+    const area = document.createElement("textarea");
+    area.value = link;
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    if (!ok) {
+      toast(`Invite link: ${link}`, "info");
+      return;
+    }
+  }
+  toast("Invite link copied.", "info");
+}
+
+function toast(text, level = "info") {
+  if (!text) return;
+  const box = $("toasts");
+  const item = document.createElement("div");
+  item.className = "toast";
+  item.dataset.level = ["info", "warning", "error"].includes(level) ? level : "info";
+  item.textContent = text;
+  item.addEventListener("click", () => item.remove());
+  box.append(item);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), level === "error" ? 12000 : 6000);
+}
+
+// --- wiring ------------------------------------------------------------------------
+
+function init() {
+  const params = new URLSearchParams(location.search);
+  $("room").value = params.get("room") || readableRoomName();
+  $("name").value = prefs.get("name", "");
+  $("join-form").addEventListener("submit", join);
+  $("mic-test").addEventListener("click", toggleMicTest);
+
+  $("room-listen").addEventListener("change", (e) => setListen(e.target.value));
+  $("room-speak").addEventListener("change", (e) => setSpeak(e.target.value));
+  state.showOriginal = prefs.get("showOriginal", "0") === "1";
+  $("show-original").checked = state.showOriginal;
+  $("show-original").addEventListener("change", (e) => setShowOriginal(e.target.checked));
+
+  const balance = $("balance");
+  balance.value = prefs.get("balance", balance.value);
+  balance.addEventListener("input", () => {
+    prefs.set("balance", balance.value);
+    if (session.mixer) session.mixer.setBalance(Number(balance.value) / 100);
+  });
+
+  let fontSize = setFontSize(Number(prefs.get("fontSize", FONT_SIZES.initial)) || FONT_SIZES.initial);
+  $("font-down").addEventListener("click", () => { fontSize = setFontSize(fontSize - FONT_SIZES.step); });
+  $("font-up").addEventListener("click", () => { fontSize = setFontSize(fontSize + FONT_SIZES.step); });
+
+  $("mute").addEventListener("click", () => setMuted(!state.muted));
+  $("leave").addEventListener("click", leave);
+  $("rejoin").addEventListener("click", rejoin);
+  $("copy-invite").addEventListener("click", copyInvite);
+  $("toggle-panel").addEventListener("click", () => {
+    const open = $("room-view").classList.toggle("panel-open");
+    $("toggle-panel").setAttribute("aria-expanded", String(open));
+    $("toggle-panel").textContent = open ? "Close settings" : "Settings";
+  });
+  window.addEventListener("pagehide", () => {
+    if (session.connection) session.connection.close();
+  });
+
+  loadLanguages();
+  if (!$("name").value) $("name").focus();
+}
+
+init();
