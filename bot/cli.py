@@ -122,6 +122,13 @@ def translate(args: argparse.Namespace) -> int:
                 raise CliError(f"the ASR model {engines.asr.name} only knows English; "
                                "use INTERPRES_ASR_MODEL=base for other languages")
             source = "en"
+        for target in targets:
+            if not any(target in engines.router.reachable(lang)
+                       for lang in languages.NAMES if lang != target):
+                into = sorted({t for lang in ("en", "es") for t in
+                               engines.router.reachable(lang)} | {"en", "es"})
+                raise CliError(f"no engine translates into {target}; targets available: "
+                               f"{', '.join(into)}")
         sources = [source] if source else list(allowed)
         for src in sources:
             for target in targets:

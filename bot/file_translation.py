@@ -44,46 +44,61 @@ class Collected:
 
 
 class Display:
-    """Progress bar and captions on stderr; interims overwrite one line on a terminal."""
+    """What the terminal shows: final captions scroll; on a terminal, one status line at the
+    bottom holds the progress bar and the growing interim caption (committed words plain,
+    the unstable tail dimmed). Elsewhere (a pipe, a log) interims are plain lines."""
 
     def __init__(self, duration: float, stream: TextIO = sys.stderr, live: bool = True) -> None:
         self.duration = max(duration, 0.001)
         self.stream = stream
         self.tty = stream.isatty()
         self.live = live
-        self._last_bar = -1.0
+        self._seconds = 0.0
+        self._interim = ""
+        self._drawn_at = -1.0
 
     def progress(self, seconds: float) -> None:
-        if not self.tty or seconds - self._last_bar < 0.5:
-            return
-        self._last_bar = seconds
-        share = min(1.0, seconds / self.duration)
-        bar = "#" * int(share * 30)
-        self.stream.write(f"\r\x1b[2K[{bar:<30}] {seconds:6.1f}/{self.duration:.1f} s")
+        self._seconds = seconds
+        if self.tty and seconds - self._drawn_at >= 0.25:
+            self._draw()
+
+    def _draw(self) -> None:
+        self._drawn_at = self._seconds
+        share = min(1.0, self._seconds / self.duration)
+        bar = "#" * int(share * 20)
+        line = f"[{bar:<20}] {self._seconds:5.1f}/{self.duration:.1f}s"
+        if self._interim:
+            line += "  " + self._interim
+        self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()
 
     def caption(self, caption: Caption) -> None:
         if not self.live:
             return
+        stamp = f"{int(caption.t0 // 60):02d}:{caption.t0 % 60:04.1f}"
         if caption.final:
+            if caption.is_source:
+                self._interim = ""
             if caption.text:
-                self._line(f"[{caption.t0:6.2f}] {caption.lang} ✓ {caption.text}", end="\n")
+                self._line(f"{stamp} {caption.lang} ✓ {caption.text}")
         elif caption.is_source:
-            tail = caption.text[len(caption.committed):]
             if self.tty:
-                text = f"{caption.lang} … {caption.committed}\x1b[2m{tail}\x1b[0m"
-                self._line(text[-(200):], end="")
+                tail = caption.text[len(caption.committed):]
+                self._interim = (f"{caption.lang} … {caption.committed}"
+                                 f"\x1b[2m{tail}\x1b[0m")[-160:]
+                self._draw()
             else:
-                self._line(f"[{caption.t0:6.2f}] {caption.lang} … {caption.text}", end="\n")
+                self._line(f"{stamp} {caption.lang} … {caption.text}")
 
     def notice(self, notice: Notice) -> None:
-        self._line(f"{notice.level}: {notice.text}", end="\n")
+        self._line(f"{notice.level}: {notice.text}")
 
-    def _line(self, text: str, end: str) -> None:
+    def _line(self, text: str) -> None:
         prefix = "\r\x1b[2K" if self.tty else ""
-        self.stream.write(prefix + text + end)
+        self.stream.write(prefix + text + "\n")
+        if self.tty:
+            self._draw()
         self.stream.flush()
-        self._last_bar = -1.0
 
     def done(self) -> None:
         if self.tty:
@@ -152,7 +167,8 @@ def event_record(event: Event) -> dict:
 def write_outputs(job: FileJob, duration: float, collected: Collected,
                   pipeline: SpeakerPipeline, engines: Engines, elapsed: float) -> None:
     out = job.out_dir
-    languages = sorted({c.lang for c in collected.captions}
+    # Languages of final captions (not of interims decoded before the language settled).
+    languages = sorted({c.lang for c in collected.captions if c.final and c.text}
                        | set(job.options.interpreter.targets))
     for lang in languages:
         (out / f"{lang}.vtt").write_text(to_webvtt(collected.captions, lang), encoding="utf-8")
