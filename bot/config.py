@@ -29,6 +29,8 @@ class Config:
     # SQLite file for transcripts; "off" keeps them in memory only.
     transcripts: str
     retention_days: float | None
+    # Local addresses offered as ICE host candidates; empty: every interface.
+    ice_addresses: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Config:
@@ -42,4 +44,6 @@ class Config:
             voices_dir=env("INTERPRES_VOICES_DIR", ""),
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
+            ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")
+                                if a.strip()),
         )

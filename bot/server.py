@@ -26,13 +26,14 @@ from bot import languages
 from bot.config import Config
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
+from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.sdp_check import SdpError, check_offer
 from bot.store import FORMATS, TranscriptStore
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parents[1] / "web"
 MAX_BODY = 64 * 1024
-ROOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ROOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class Rooms:
@@ -154,7 +155,7 @@ async def offer(request: Request) -> Response:
     state: State = request.app.state.interpres
     room_name = request.path_params["room"]
     if not ROOM_NAME.match(room_name):
-        return error(400, "room names are 1-64 letters, digits, '-' or '_'")
+        return error(400, "room names are 1-64 letters, digits, '.', '-' or '_'")
     try:
         sdp, name, speak, listen = _offer_fields(await read_json(request), state)
     except ValueError as problem:
@@ -212,6 +213,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
     """The app. Pass `engines` (and `store`) to reuse loaded ones, as tests do; otherwise
     they load in the lifespan."""
     config = config or Config.from_env()
+    if config.ice_addresses:
+        restrict_host_addresses(list(config.ice_addresses))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -48,3 +48,10 @@ def run_pipeline(engines: Engines, audio: np.ndarray, *, language: str | None = 
         return events
 
     return asyncio.run(main())
+
+
+def loopback_config() -> Config:
+    """Configuration for tests: ICE on loopback only, so media never leaves 127.0.0.1."""
+    from dataclasses import replace
+
+    return replace(Config.from_env(), ice_addresses=("127.0.0.1",), transcripts="off")

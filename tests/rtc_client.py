@@ -87,6 +87,7 @@ class Client:
             post_json, f"{self.base_url}/api/rooms/{self.room}/offer", body)
         assert status == 200, answer
         self.participant = answer["participant"]
+        self.answer_sdp = answer["sdp"]
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
 
     async def _record(self, track, sink: list[Received]) -> None:

@@ -217,8 +217,9 @@ class LocalRoom:
             self._broadcast_participants()
         elif kind == "speak" and (message.get("lang") == "auto"
                                   or message.get("lang") in self.speak_languages):
+            changed = message["lang"] != participant.speak
             participant.speak = message["lang"]
-            if participant.pipeline is not None:
+            if changed and participant.pipeline is not None:
                 participant.pipeline.set_language(None if participant.speak == "auto"
                                                   else participant.speak)
             self._broadcast_participants()

@@ -13,6 +13,7 @@ from bot.server import create_app
 from bot.store import TranscriptStore
 from bot.tts.resample import to_int16_48k
 from tests.clips import clip
+from tests.conftest import loopback_config
 from tests.rtc_client import Client, ClipTrack, energy_after, post_json
 from tests.server_runner import running_server
 
@@ -32,12 +33,16 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
     store = TranscriptStore(tmp_path / "t.sqlite3")
 
     async def main() -> None:
-        app = create_app(engines=engines, store=store)
+        app = create_app(loopback_config(), engines=engines, store=store)
         async with running_server(app) as url:
             ana = Client(url, "team", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 1.0))
             bob = Client(url, "team", "Bob", "en", "en")
             await bob.join()
             await ana.join()
+            # Media stays on loopback: the server offers only 127.0.0.1 candidates.
+            candidates = [line for line in ana.answer_sdp.splitlines()
+                          if line.startswith("a=candidate")]
+            assert candidates and all(" 127.0.0.1 " in line for line in candidates)
             caption = await bob.wait_for(final("en"), timeout=30)
             heard_at = bob.first(final("en"))
             assert "sands" in caption["text"].lower()
@@ -68,7 +73,7 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
 
 def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines):
     async def main() -> None:
-        app = create_app(engines=engines)
+        app = create_app(loopback_config(), engines=engines)
         async with running_server(app) as url:
             baseline_tasks = len(asyncio.all_tasks())
             state = app.state.interpres
@@ -107,7 +112,7 @@ def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines
 
 def test_bad_offers_are_refused_cleanly(engines):
     async def main() -> None:
-        app = create_app(engines=engines)
+        app = create_app(loopback_config(), engines=engines)
         async with running_server(app) as url:
             cases = [
                 ({"type": "offer", "sdp": "v=0\r\n", "listen": "en"}, "invalid SDP"),
