@@ -136,8 +136,8 @@ def _offer_fields(body: Any, state: State) -> tuple[str, str, str, str]:
     if kind != "offer":
         raise ValueError((400, 'type must be "offer"'))
     name = body.get("name", "Guest")
-    if not isinstance(name, str) or not name.strip() or len(name) > 40:
-        raise ValueError((400, "name must be 1 to 40 characters"))
+    if not isinstance(name, str) or not name.strip() or len(name) > 48:
+        raise ValueError((400, "name must be 1 to 48 characters"))
     speak = body.get("speak", "auto")
     if speak != "auto" and speak not in state.speak:
         raise ValueError((400, f"speak must be auto or one of {', '.join(state.speak)}"))

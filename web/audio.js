@@ -81,15 +81,16 @@ export class LevelMeter {
 }
 
 /**
- * Original mix and interpretation, each through its own gain, balanced by one slider
- * and with the original ducked while the interpretation speaks.
+ * Original mix and interpretation, each played by its own <audio> element whose volume is
+ * balanced by one slider, with the original ducked while the interpretation speaks.
  *
- * Chrome only lets a remote WebRTC stream flow into WebAudio while the stream is also
- * attached to a media element, so each track is also played by a muted <audio>.
+ * Why media elements and not WebAudio gain nodes: Chrome's echo canceller takes its
+ * reference from what WebRTC plays out through media elements; sound routed through
+ * WebAudio is not cancelled, so a listener on laptop speakers would echo the room back.
+ * Playing out through the element is also what makes getStats() report audio energy.
  */
 export class Mixer {
   constructor(sinkContainer) {
-    this.ctx = audioContext();
     this.sinkContainer = sinkContainer;
     this.channels = {};
     this.balance = 0.5;
@@ -98,26 +99,20 @@ export class Mixer {
 
   attach(name, track) {
     this.detach(name);
-    const stream = new MediaStream([track]);
     const element = document.createElement("audio");
     element.autoplay = true;
-    element.muted = true;
     element.dataset.channel = name;
-    element.srcObject = stream;
+    element.srcObject = new MediaStream([track]);
+    element.volume = this.targetGain(name);
     this.sinkContainer.append(element);
     element.play().catch(() => {});
-    const source = this.ctx.createMediaStreamSource(stream);
-    const gain = this.ctx.createGain();
-    gain.gain.value = this.targetGain(name);
-    source.connect(gain).connect(this.ctx.destination);
-    this.channels[name] = { element, source, gain };
+    this.channels[name] = { element, ramp: null };
   }
 
   detach(name) {
     const channel = this.channels[name];
     if (!channel) return;
-    channel.source.disconnect();
-    channel.gain.disconnect();
+    cancelAnimationFrame(channel.ramp);
     channel.element.srcObject = null;
     channel.element.remove();
     delete this.channels[name];
@@ -143,20 +138,26 @@ export class Mixer {
   }
 
   apply(rampSeconds) {
-    if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
-    const now = this.ctx.currentTime;
-    for (const [name, { gain }] of Object.entries(this.channels)) {
-      const param = gain.gain;
-      param.cancelScheduledValues(now);
-      param.setValueAtTime(param.value, now);
-      param.linearRampToValueAtTime(this.targetGain(name), now + rampSeconds);
+    for (const [name, channel] of Object.entries(this.channels)) {
+      cancelAnimationFrame(channel.ramp);
+      const from = channel.element.volume;
+      const to = this.targetGain(name);
+      const start = performance.now();
+      // A short linear ramp on the element volume: no click when ducking starts.
+      const step = (now) => {
+        // rAF timestamps may precede `start` by a frame: clamp the share and the volume.
+        const share = Math.min(1, Math.max(0, (now - start) / (rampSeconds * 1000)));
+        channel.element.volume = Math.min(1, Math.max(0, from + (to - from) * share));
+        channel.ramp = share < 1 ? requestAnimationFrame(step) : null;
+      };
+      channel.ramp = requestAnimationFrame(step);
     }
   }
 
-  /** Current gains, for the status of tests and debugging. */
+  /** Current volumes, for the status of tests and debugging. */
   gains() {
     const out = {};
-    for (const [name, { gain }] of Object.entries(this.channels)) out[name] = gain.gain.value;
+    for (const [name, { element }] of Object.entries(this.channels)) out[name] = element.volume;
     return out;
   }
 

@@ -1,0 +1,105 @@
+"""Two real Chromium pages in one room: Ana speaks Spanish, Bob reads and hears English.
+
+Debian's /usr/bin/chromium driven by Playwright (never `playwright install`); each browser's
+fake microphone plays a WAV file. Screenshots land in out/screenshots/ to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.audio_io import write_wav
+from bot.server import create_app
+from tests.clips import clip
+from tests.conftest import loopback_config
+from tests.server_runner import running_server
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+FLAGS = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+
+INTERPRETATION_ENERGY = """async () => {
+  const transceiver = window.interpres.pc.getTransceivers()[1];
+  const stats = await transceiver.receiver.getStats();
+  let energy = 0;
+  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "audio")
+    energy = s.totalAudioEnergy || 0; });
+  return energy;
+}"""
+
+
+async def join(page, url: str, name: str, speak: str, listen: str) -> None:
+    await page.goto(f"{url}/?room=browser-test")
+    await page.fill("#name", name)
+    await page.wait_for_function("document.querySelectorAll('#listen option').length > 1")
+    await page.select_option("#speak", speak)
+    await page.select_option("#listen", listen)
+    await page.click("#join")
+    await page.wait_for_selector("#room-view:not([hidden])")
+    await page.wait_for_selector("#status[data-state=connected]", timeout=15000)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed "
+                    "(scripts/setup.sh installs it)")
+def test_two_browsers_spanish_to_english(engines, tmp_path):
+    from playwright.async_api import async_playwright
+
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(48000 * 2, np.int16), 48000)
+    spanish = clip("es_leopard").path
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url, async_playwright() as playwright:
+            launch = playwright.chromium.launch
+            bob_browser = await launch(executable_path=CHROMIUM, args=[
+                *FLAGS, f"--use-file-for-fake-audio-capture={silence}"])
+            ana_browser = await launch(executable_path=CHROMIUM, args=[
+                *FLAGS, f"--use-file-for-fake-audio-capture={spanish}"])
+            bob = await (await bob_browser.new_context(viewport={"width": 1280,
+                                                                 "height": 800})).new_page()
+            ana = await (await ana_browser.new_context(viewport={"width": 390,
+                                                                 "height": 844})).new_page()
+            errors: list[str] = []
+            for page in (bob, ana):
+                page.on("pageerror", lambda error: errors.append(str(error)))
+            await join(bob, url, "Bob", "en", "en")
+            await join(ana, url, "Ana", "es", "es")
+            started = time.monotonic()
+            english = bob.locator("#captions .caption[data-lang=en]").filter(
+                has_text="sands")
+            await english.first.wait_for(timeout=10000)
+            caption_after = time.monotonic() - started
+            # The interpretation track carries speech energy after the caption.
+            energy = 0.0
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and energy <= 0.001:
+                await asyncio.sleep(0.5)
+                energy = await bob.evaluate(INTERPRETATION_ENERGY)
+            await bob.locator("#captions .caption[data-final=true][data-lang=en]").first \
+                .wait_for(timeout=15000)
+            await bob.screenshot(path=str(SHOTS / "bob-1280x800.png"))
+            await ana.screenshot(path=str(SHOTS / "ana-390x844.png"))
+            texts = await bob.locator("#captions .caption").all_inner_texts()
+
+            participants = await bob.locator("#participants li").all_inner_texts()
+            await ana_browser.close()
+            await bob_browser.close()
+        print(f"first English caption with 'sands' {caption_after:.1f} s after Ana joined; "
+              f"interpretation energy {energy:.4f}")
+        assert energy > 0.001, "no speech energy on Bob's interpretation track"
+        assert any("sands" in t.lower() for t in texts), texts
+        assert any("Ana" in p for p in participants) and any("Bob" in p for p in participants)
+        assert not errors, errors
+
+    asyncio.run(main())
