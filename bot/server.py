@@ -208,6 +208,15 @@ async def transcript(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+async def purge_periodically(store: TranscriptStore, every: float = 3600.0) -> None:
+    """Apply the retention policy at start-up and then every hour."""
+    while True:
+        removed = store.purge()
+        if removed:
+            log.info("removed %d transcript lines past retention", removed)
+        await asyncio.sleep(every)
+
+
 def create_app(config: Config | None = None, engines: Engines | None = None,
                store: TranscriptStore | None = None) -> Starlette:
     """The app. Pass `engines` (and `store`) to reuse loaded ones, as tests do; otherwise
@@ -225,6 +234,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             db = TranscriptStore(path, retention_days=config.retention_days)
         state = State(config, engines, db)
         app.state.interpres = state
+        purger = asyncio.create_task(purge_periodically(db)) if db.retention_days else None
         loader: asyncio.Task[Engines] | None = None
         if engines is not None:
             state.set_engines(engines)
@@ -238,6 +248,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
         try:
             yield
         finally:
+            if purger is not None:
+                purger.cancel()
             await state.rooms.close()
             if loader is not None:
                 loaded = await loader if not loader.cancelled() else None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -18,6 +20,12 @@ from tests.rtc_client import Client, ClipTrack, energy_after, post_json
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        return response.read().decode("utf-8")
 
 
 def voice(prefix: str) -> np.ndarray:
@@ -63,9 +71,18 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
             assert {p["name"] for p in participants[-1]["participants"]} == {"Ana", "Bob"}
             await ana.close()
             await bob.close()
-        # The transcript endpoint has what was said.
-        texts = [c.text for c in store.captions("team", "en")]
-        assert texts and "sands" in " ".join(texts).lower()
+            # The transcript endpoint returns the conversation as WebVTT and SRT.
+            vtt = await asyncio.to_thread(fetch, f"{url}/api/rooms/team/transcript?lang=en"
+                                          "&format=vtt")
+            srt = await asyncio.to_thread(fetch, f"{url}/api/rooms/team/transcript?lang=en"
+                                          "&format=srt")
+            source = await asyncio.to_thread(fetch, f"{url}/api/rooms/team/transcript?lang=es"
+                                             "&format=txt")
+        assert vtt.startswith("WEBVTT\n\n")
+        assert re.search(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}$", vtt, re.M)
+        assert "<v Ana>" in vtt and "sands" in vtt.lower()
+        assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\nAna: ", srt)
+        assert "Ana:" in source and "arenas" in source.lower()
 
     asyncio.run(main())
     store.close()
