@@ -31,6 +31,8 @@ class Config:
     retention_days: float | None
     # Local addresses offered as ICE host candidates; empty: every interface.
     ice_addresses: tuple[str, ...] = ()
+    # Audio packets the server's receivers buffer before playing (20 ms each; aiortc: 4).
+    jitter_frames: int = 2
 
     @classmethod
     def from_env(cls) -> Config:
@@ -46,4 +48,5 @@ class Config:
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
             ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")
                                 if a.strip()),
+            jitter_frames=int(env("INTERPRES_JITTER_FRAMES", "2")),
         )

@@ -52,6 +52,9 @@ class Caption:
     words: tuple[Word, ...] = ()
     # Seconds of input audio elapsed when the event was emitted (the file CLI's clock).
     emitted_at: float | None = None
+    # False while automatic detection has not settled the utterance's language (an interim
+    # in a provisional language is not worth translating). Not on the wire.
+    language_settled: bool = True
 
     @property
     def is_source(self) -> bool:

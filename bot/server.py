@@ -27,6 +27,7 @@ from bot.config import Config
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
 from bot.rtc.ice import restrict_host_addresses
+from bot.rtc.jitter import set_audio_prefetch
 from bot.rtc.sdp_check import SdpError, check_offer
 from bot.store import FORMATS, TranscriptStore
 
@@ -173,6 +174,7 @@ async def offer(request: Request) -> Response:
     participant = None
     try:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        set_audio_prefetch(pc, state.config.jitter_frames)
         participant = await room.join(pc, name, speak, listen)
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as problem:  # aiortc raises many types for bad SDP: all are a 400

@@ -32,7 +32,7 @@ class ClipTrack(PacedTrack):
         self.frames = 0
         self.started_at: float | None = None
 
-    def next_samples(self) -> np.ndarray:
+    def next_samples(self) -> np.ndarray | None:
         self.frames += 1
         if self.frames <= self.delay_frames or self.position >= len(self.samples):
             return np.zeros(FRAME, np.int16)

@@ -77,19 +77,23 @@ class Interpreter:
     # -- translation ----------------------------------------------------------------------
 
     async def on_interim(self, caption: Caption, pending: int) -> None:
-        if not caption.committed or pending > self.options.max_pending:
+        """Translate the interim's whole current text (committed words and unstable tail),
+        so a listener reads something within a second or two of speech; at most once per
+        `interim_translation_interval` per segment, only when the text changed and the
+        language is settled, and not at all while finals are queued behind."""
+        if not caption.language_settled or not caption.text or pending > self.options.max_pending:
             return
         last = self._last_interim.get(caption.segment)
         now = self.clock()
-        if last and (last[1] == caption.committed
+        if last and (last[1] == caption.text
                      or now - last[0] < self.options.interim_translation_interval):
             return
-        self._last_interim[caption.segment] = (now, caption.committed)
+        self._last_interim[caption.segment] = (now, caption.text)
         for target in self.options.targets:
             route = self.route(caption.source_lang, target)
             if route is None or route.engine == "noop" or route.via_speech:
                 continue
-            text = await self._translate(route, caption.committed, "mt_interim")
+            text = await self._translate(route, caption.text, "mt_interim")
             if text is None:
                 continue
             self.emit(replace(caption, lang=target, text=text, committed="", words=(),

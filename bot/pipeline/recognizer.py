@@ -285,7 +285,7 @@ class Recognizer:
             committed=committed,
             t0=utterance.start / RATE, t1=now / RATE,
             engine=f"whisper:{(engine or self.asr).name}",
-            emitted_at=self.clock())]
+            emitted_at=self.clock(), language_settled=utterance.language == lang)]
 
     async def _final_decode(self, utterance: Utterance, audio: np.ndarray
                             ) -> tuple[Transcript, str]:

@@ -32,6 +32,7 @@ from bot.store import TranscriptStore
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 64 * 1024
+PUSH_SAMPLES = 1600  # 100 ms at 16 kHz
 
 
 class LocalRoom:
@@ -126,14 +127,24 @@ class LocalRoom:
     async def _inbound(self, participant: Participant, track: MediaStreamTrack) -> None:
         pipeline = participant.pipeline
         assert pipeline is not None
+        # Recognition gets 100 ms at a time, not 20 ms: five times fewer wake-ups and VAD
+        # calls per participant, for at most 80 ms more latency in a 0.4 s endpointing.
+        pending: list[np.ndarray] = []
+        pending_samples = 0
 
         async def on_audio(mono: np.ndarray, rate: int, speech: np.ndarray) -> None:
+            nonlocal pending_samples
             if rate == 48000:
                 for other in self.participants.values():
                     if other is not participant:
                         other.mix.feed(participant.id, mono)
-            if len(speech):
-                await pipeline.push(speech)
+            pending.append(speech)
+            pending_samples += len(speech)
+            if pending_samples >= PUSH_SAMPLES:
+                chunk = np.concatenate(pending)
+                pending.clear()
+                pending_samples = 0
+                await pipeline.push(chunk)
 
         await drain(track, on_audio)
 

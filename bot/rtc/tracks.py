@@ -20,6 +20,7 @@ from av import AudioFrame
 RATE = 48000
 FRAME = 960  # 20 ms
 TIME_BASE = fractions.Fraction(1, RATE)
+SILENCE_PEAK = 16  # a mix whose peak is below -66 dBFS is silence
 
 
 class SampleQueue:
@@ -63,33 +64,50 @@ class SampleQueue:
 
 
 class PacedTrack(MediaStreamTrack):
-    """Base: emits one 20 ms frame per `recv`, paced on the wall clock like aiortc's own
-    AudioStreamTrack; subclasses provide the samples."""
+    """Base: emits 20 ms frames paced on the wall clock like aiortc's own AudioStreamTrack;
+    subclasses provide the samples.
+
+    A subclass may return None for a frame that is silence: after `HANGOVER` silent frames
+    nothing is sent until sound returns (the RTP timestamps jump, as with Opus DTX). Encoding,
+    encrypting and sending silence was most of a silent listener's cost to the server.
+    """
 
     kind = "audio"
+    HANGOVER = 10  # silent frames still sent after sound, so the far decoder fades out
 
     def __init__(self) -> None:
         super().__init__()
         self._start: float | None = None
-        self._pts = 0
+        self._pts = -FRAME
+        self._silent_run = 0
 
-    def next_samples(self) -> np.ndarray:
+    def next_samples(self) -> np.ndarray | None:
         raise NotImplementedError
 
-    async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
+    async def _tick(self) -> None:
         if self._start is None:
             self._start = time.monotonic()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            elif wait < -0.5:
-                # Far behind (the loop stalled): re-anchor instead of bursting frames.
-                self._start = time.monotonic() - self._pts / RATE
-        samples = self.next_samples()
+        self._pts += FRAME
+        wait = self._start + self._pts / RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif wait < -0.5:
+            # Far behind (the loop stalled): re-anchor instead of bursting frames.
+            self._start = time.monotonic() - self._pts / RATE
+
+    async def recv(self) -> AudioFrame:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            await self._tick()
+            samples = self.next_samples()
+            if samples is not None:
+                self._silent_run = 0
+                break
+            self._silent_run += 1
+            if self._silent_run <= self.HANGOVER or self._pts == 0:
+                samples = np.zeros(FRAME, np.int16)
+                break
         frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._pts
@@ -114,7 +132,7 @@ class PcmTrack(PacedTrack):
     def clear(self) -> None:
         self.queue.clear()
 
-    def next_samples(self) -> np.ndarray:
+    def next_samples(self) -> np.ndarray | None:
         samples = self.queue.take(FRAME)
         playing = samples is not None
         if playing != self.playing:
@@ -122,7 +140,7 @@ class PcmTrack(PacedTrack):
             if self.on_state:
                 self.on_state(playing)
         if samples is None:
-            return np.zeros(FRAME, np.int16)
+            return None
         self.frames_with_audio += 1
         return samples
 
@@ -145,7 +163,7 @@ class MixMinusTrack(PacedTrack):
     def remove(self, speaker_id: str) -> None:
         self.sources.pop(speaker_id, None)
 
-    def next_samples(self) -> np.ndarray:
+    def next_samples(self) -> np.ndarray | None:
         mix = np.zeros(FRAME, np.int32)
         for queue in list(self.sources.values()):
             samples = queue.take(FRAME)
@@ -153,4 +171,6 @@ class MixMinusTrack(PacedTrack):
                 mix += samples
         if self.gain != 1.0:
             mix = (mix * self.gain).astype(np.int32)
+        if int(np.abs(mix).max()) <= SILENCE_PEAK:
+            return None
         return np.clip(mix, -32768, 32767).astype(np.int16)
