@@ -82,7 +82,7 @@ def test_translate_realtime_shows_growing_interims_and_the_reference(tmp_path):
     (["translate", "README.md", "--to", "es"], "not an audio file"),
     (["translate", "no/such/file.wav", "--to", "es"], "file not found"),
     (["translate", "{clip}", "--to", "xx"], "unknown language code 'xx'"),
-    (["translate", "{clip}", "--from", "es", "--to", "de"], "no translation path from es to de"),
+    (["translate", "{clip}", "--from", "es", "--to", "de"], "no engine translates into de"),
     (["translate", "{clip}"], "required: --to"),
 ])
 def test_translate_errors_are_clear(args, message):
