@@ -32,7 +32,7 @@ from aiortc import RTCPeerConnection
 from bot.audio_io import read_audio
 from bot.rtc.ice import restrict_host_addresses
 from bot.tts.resample import to_int16_48k
-from tests.rtc_client import Client, ClipTrack
+from tests.rtc_client import Client, ClipTrack, record
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "audio" / "es_leopard_test.wav"
@@ -147,20 +147,9 @@ async def direct_latency(repeats: int = 5) -> list[float]:
         sender.addTrack(mic)
         received = []
 
-        @receiver.on("track")
-        def on_track(track, sink=received) -> None:
-            async def read() -> None:
-                from aiortc.mediastreams import MediaStreamError
-
-                from tests.rtc_client import Received
-                while True:
-                    try:
-                        frame = await track.recv()
-                    except MediaStreamError:
-                        return
-                    data = frame.to_ndarray().astype(np.float32) / 32768
-                    sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
-            asyncio.ensure_future(read())
+        tasks = []
+        receiver.on("track", lambda track, sink=received, into=tasks: into.append(
+            asyncio.ensure_future(record(track, sink))))
 
         await sender.setLocalDescription(await sender.createOffer())
         await receiver.setRemoteDescription(sender.localDescription)
@@ -172,6 +161,7 @@ async def direct_latency(repeats: int = 5) -> list[float]:
             out.append(heard - mic.started_at)
         await sender.close()
         await receiver.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return out
 
 

@@ -78,7 +78,7 @@ class Client:
         def on_track(track) -> None:
             index = [t.receiver.track for t in pc.getTransceivers()].index(track)
             sink = self.mix if index == 0 else self.interpretation
-            self._tasks.append(asyncio.create_task(self._record(track, sink)))
+            self._tasks.append(asyncio.create_task(record(track, sink)))
 
         await pc.setLocalDescription(await pc.createOffer())
         body = {"sdp": pc.localDescription.sdp, "type": "offer", "name": self.name,
@@ -89,15 +89,6 @@ class Client:
         self.participant = answer["participant"]
         self.answer_sdp = answer["sdp"]
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-
-    async def _record(self, track, sink: list[Received]) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            data = frame.to_ndarray().astype(np.float32) / 32768
-            sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(json.dumps(message))
@@ -125,6 +116,17 @@ class Client:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def record(track, sink: list[Received]) -> None:
+    """Read a remote track to its end, appending each frame's arrival time and RMS."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        data = frame.to_ndarray().astype(np.float32) / 32768
+        sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
 
 
 def post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
