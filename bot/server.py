@@ -1,4 +1,4 @@
-"""The starlette app: the page, signalling, transcripts, health.
+"""The starlette app: the page, signalling, transcripts, health, metrics.
 
 Models load once in the lifespan (off the event loop, warm-up decode included); `/readyz`
 says when they are ready. Tests build the app with engines already loaded.
@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot import languages
+from bot import metrics as prometheus
 from bot.config import Config
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
@@ -66,6 +67,7 @@ class State:
         self.engines = engines
         self.store = store
         self.rooms = Rooms()
+        self.metrics = prometheus.Metrics()
         self.ready = asyncio.Event()
         self.listen: list[str] = []
         self.speak: list[str] = []
@@ -176,6 +178,7 @@ async def offer(request: Request) -> Response:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         set_audio_prefetch(pc, state.config.jitter_frames)
         participant = await room.join(pc, name, speak, listen)
+        state.metrics.watch(participant)
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as problem:  # aiortc raises many types for bad SDP: all are a 400
         log.info("offer refused: %s", problem)
@@ -188,6 +191,16 @@ async def offer(request: Request) -> Response:
         return error(400, f"could not negotiate: {problem}")
     return JSONResponse({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type,
                          "participant": participant.id, "room": room_name})
+
+
+async def metrics(request: Request) -> Response:
+    state: State = request.app.state.interpres
+    rooms = list(state.rooms.rooms.values())
+    families = prometheus.families(
+        rooms=len(rooms), participants=sum(len(room.participants) for room in rooms),
+        loop_lag=state.metrics.loop_lag.quantiles(), process=prometheus.ProcessStats.read(),
+        counters=state.metrics.totals())
+    return Response(prometheus.exposition(families), media_type=prometheus.CONTENT_TYPE)
 
 
 async def transcript(request: Request) -> Response:
@@ -237,6 +250,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
         state = State(config, engines, db)
         app.state.interpres = state
         purger = asyncio.create_task(purge_periodically(db)) if db.retention_days else None
+        ticker = asyncio.create_task(state.metrics.loop_lag.run())
         loader: asyncio.Task[Engines] | None = None
         if engines is not None:
             state.set_engines(engines)
@@ -252,6 +266,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
         finally:
             if purger is not None:
                 purger.cancel()
+            ticker.cancel()
             await state.rooms.close()
             if loader is not None:
                 loaded = await loader if not loader.cancelled() else None
@@ -265,6 +280,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/", index),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             Route("/api/languages", api_languages),
             Route("/api/rooms/{room}/offer", offer, methods=["POST"]),
             Route("/api/rooms/{room}/transcript", transcript),

@@ -1,0 +1,292 @@
+"""How many simultaneous speakers one server holds, as listeners feel it.
+
+    python -m bench.capacity [--listeners 10] [--languages en,fr] [--step-seconds 60]
+                             [--max-speakers 4] [--quick] [--out bench/results/capacity.json]
+
+Starts `interpres serve` as a subprocess (ICE on loopback, transcripts off) and real aiortc
+clients in this process: a fixed set of silent listeners spread over the listen languages,
+then steps of N = 1, 2, ... speakers, each looping a different clip from ../shared/audio with
+about 1 s of silence between plays (speak "auto"). Per step: utterance end -> final caption
+in each listener's language (p50, p95, first half against second half of the step, to see a
+backlog grow), interim source captions per speaker per second, the shed and dropped counters
+(deltas of the server's /metrics), event-loop lag p99 (/metrics, a 60 s window), server CPU
+and RSS (/proc of the server process). A step holds when final-caption p95 <= 2 s, the second
+half is not more than 0.5 s slower than the first, and no input audio was dropped; ramping
+stops at the first step that does not. The clients share this process: its CPU is reported
+apart and is not the server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.room import free_port, start_server
+from bot.audio_io import read_audio
+from bot.metrics import ProcessStats, parse
+from bot.rtc.ice import restrict_host_addresses
+from bot.rtc.tracks import FRAME, PacedTrack
+from bot.tts.resample import to_int16_48k
+from tests.rtc_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+AUDIO = ROOT.parent / "shared" / "audio"
+# Languages with a translation route first, so every speaker's captions reach every listener.
+CLIPS = ["es_leopard_test.wav", "en_leopard_test.wav", "fr_cheetah_v21_test.wav",
+         "en_whisper_jfk.wav", "en_ljspeech_LJ001-0001.wav", "de_cheetah_v21_test.wav",
+         "zh_wenet_aishell_BAC009S0724W0121.wav"]
+P95_LIMIT = 2.0
+GROWTH_LIMIT = 0.5
+GRACE = 4.0  # seconds after a step for the finals of its last utterances to arrive
+COUNTERS = {
+    "skipped_interim_decodes": "interpres_skipped_interim_decodes_total",
+    "dropped_input_seconds": "interpres_dropped_input_seconds_total",
+    "dropped_speech_clips": "interpres_dropped_speech_clips_total",
+    "dropped_caption_messages": "interpres_dropped_caption_messages_total",
+}
+
+
+class LoopTrack(PacedTrack):
+    """Plays 48 kHz int16 samples again and again with `gap` seconds of silence between,
+    after `delay` seconds of silence. Silence is sent (not skipped), so frame k is second
+    k * 0.02 of the server's timeline for this speaker; `sent_at[k]` is when it was made."""
+
+    def __init__(self, samples: np.ndarray, gap: float = 1.0, delay: float = 0.5) -> None:
+        super().__init__()
+        gap_samples = np.zeros(int(gap * 48000), np.int16)
+        self.cycle = np.concatenate([samples, gap_samples])
+        self.delay_frames = int(delay * 50)
+        self.position = 0
+        self.sent_at: list[float] = []
+
+    def next_samples(self) -> np.ndarray:
+        self.sent_at.append(time.monotonic())
+        if len(self.sent_at) <= self.delay_frames:
+            return np.zeros(FRAME, np.int16)
+        chunk = np.take(self.cycle, np.arange(self.position, self.position + FRAME),
+                        mode="wrap")
+        self.position = (self.position + FRAME) % len(self.cycle)
+        return chunk
+
+    def wall_time(self, seconds: float) -> float | None:
+        """When second `seconds` of this speaker's timeline was sent."""
+        index = int(round(seconds * 50))
+        return self.sent_at[index] if 0 <= index < len(self.sent_at) else None
+
+
+@dataclass
+class Step:
+    speakers: int
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (utterance end, s)
+    missing: int = 0
+    interims: list[int] = field(default_factory=list)
+
+
+def fetch_metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        return parse(response.read().decode())
+
+
+async def wait_open(clients: list[Client], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while any(c.channel.readyState != "open" for c in clients):
+        if time.monotonic() > deadline:
+            raise RuntimeError("data channels did not open")
+        await asyncio.sleep(0.05)
+
+
+def measure(step: Step, speakers: list[Client], listeners: list[Client],
+            window: tuple[float, float]) -> None:
+    """Latencies of the utterances that ended inside `window`, at every listener."""
+    for speaker in speakers:
+        mic: LoopTrack = speaker.mic  # type: ignore[assignment]
+        own = [(at, m) for at, m in speaker.messages if m.get("type") == "caption"
+               and m["speaker"]["id"] == speaker.participant and m["lang"] == m["source_lang"]]
+        step.interims.append(sum(1 for at, m in own if not m["final"]
+                                 and window[0] <= at <= window[1]))
+        for _, source in own:
+            if not source["final"] or not source["text"]:
+                continue
+            words = source.get("words") or []
+            end = mic.wall_time(words[-1]["end"] if words else source["t1"])
+            if end is None or not window[0] <= end <= window[1]:
+                continue
+            for listener in listeners:
+                arrived = next((at for at, m in listener.messages
+                                if m.get("type") == "caption" and m["final"]
+                                and m["lang"] == listener.listen
+                                and m["speaker"]["id"] == speaker.participant
+                                and m["segment"] == source["segment"]), None)
+                if arrived is None:
+                    step.missing += 1
+                else:
+                    step.latencies.append((end, arrived - end))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: list[np.ndarray],
+                   seconds: float) -> dict:
+    step = Step(n)
+    before, cpu0, own0 = fetch_metrics(url), ProcessStats.read(pid), ProcessStats.read()
+    started = time.monotonic()
+    speakers = [Client(url, "capacity", f"S{i + 1}", "auto", listeners[0].listen,
+                       mic=LoopTrack(speech[i % len(speech)], delay=0.5)) for i in range(n)]
+    for speaker in speakers:
+        await speaker.join()
+    await wait_open(speakers)
+    for speaker in speakers:  # source captions too, to know when each utterance ended
+        speaker.send({"type": "listen", "lang": speaker.listen, "source": True})
+    await asyncio.sleep(seconds)
+    ended = time.monotonic()
+    after, cpu1, own1 = fetch_metrics(url), ProcessStats.read(pid), ProcessStats.read()
+    await asyncio.sleep(GRACE)
+    measure(step, speakers, listeners, (started, ended))
+    for speaker in speakers:
+        await speaker.close()
+    for listener in listeners:
+        listener.messages.clear()
+        listener.mix.clear()
+        listener.interpretation.clear()
+    await asyncio.sleep(2.0)
+
+    wall = ended - started
+    values = [latency for _, latency in step.latencies]
+    middle = started + wall / 2
+    first = [lat for end, lat in step.latencies if end < middle]
+    second = [lat for end, lat in step.latencies if end >= middle]
+    first_median = statistics.median(first) if first else None
+    second_median = statistics.median(second) if second else None
+    growth = (first_median is not None and second_median is not None
+              and second_median - first_median > GROWTH_LIMIT)
+    deltas = {key: round(after.get(name, 0.0) - before.get(name, 0.0), 3)
+              for key, name in COUNTERS.items()}
+    p95 = percentile(values, 0.95)
+    holds = (p95 is not None and p95 <= P95_LIMIT and not growth
+             and deltas["dropped_input_seconds"] == 0)
+    return {
+        "speakers": n,
+        "finals": len(values),
+        "missing_finals": step.missing,
+        "final_latency_s": {"p50": rounded(percentile(values, 0.5)), "p95": rounded(p95),
+                            "max": rounded(max(values) if values else None),
+                            "first_half_median": rounded(first_median),
+                            "second_half_median": rounded(second_median)},
+        "backlog_grows": growth,
+        "interims_per_speaker_per_s": round(statistics.mean(step.interims) / wall, 2),
+        **deltas,
+        "event_loop_lag_p99_s": rounded(after.get('interpres_event_loop_lag_seconds'
+                                                  '{quantile="0.99"}'), 4),
+        "server_cpu_percent": round(100 * (cpu1.cpu_seconds - cpu0.cpu_seconds) / wall, 1),
+        "server_rss_mb": round(cpu1.resident_bytes / 2**20, 1),
+        "client_cpu_percent": round(100 * (own1.cpu_seconds - own0.cpu_seconds) / wall, 1),
+        "holds": holds,
+    }
+
+
+async def run(listener_count: int, languages: list[str], seconds: float,
+              max_speakers: int) -> dict:
+    restrict_host_addresses(["127.0.0.1"])
+    speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
+    port = free_port()
+    server = start_server(port)
+    url = f"http://127.0.0.1:{port}"
+    steps: list[dict] = []
+    listeners = [Client(url, "capacity", f"L{i + 1}", "auto",
+                        languages[i % len(languages)]) for i in range(listener_count)]
+    try:
+        for listener in listeners:
+            await listener.join()
+        await wait_open(listeners)
+        for n in range(1, max_speakers + 1):
+            print(f"step: {n} speaker(s), {listener_count} listeners, {seconds:g} s…",
+                  file=sys.stderr)
+            steps.append(await run_step(url, server.pid, n, listeners, speech, seconds))
+            if not steps[-1]["holds"]:
+                break
+        for listener in listeners:
+            await listener.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    held = [s["speakers"] for s in steps if s["holds"]]
+    return {
+        "capacity_speakers": max(held) if held else 0,
+        "criterion": f"final-caption p95 <= {P95_LIMIT} s, second-half median at most "
+                     f"{GROWTH_LIMIT} s above first-half, no input audio dropped",
+        "config": {"listeners": listener_count, "languages": languages,
+                   "step_seconds": seconds, "max_speakers": max_speakers,
+                   "clips": CLIPS[:max_speakers]},
+        "steps": steps,
+        "note": "clients (speakers and listeners) run in the bench process: client_cpu_percent "
+                "is that process; server_cpu_percent is the server process alone",
+        "machine": {"cpus": os.cpu_count()},
+    }
+
+
+COLUMNS = [("speakers", "N"), ("finals", "finals"), ("missing_finals", "miss"),
+           ("p50", "p50 s"), ("p95", "p95 s"), ("first_half_median", "1st½ s"),
+           ("second_half_median", "2nd½ s"), ("interims_per_speaker_per_s", "int/s"),
+           ("skipped_interim_decodes", "skip"), ("dropped_input_seconds", "drop in s"),
+           ("dropped_speech_clips", "drop clip"), ("dropped_caption_messages", "drop msg"),
+           ("event_loop_lag_p99_s", "lag p99"), ("server_cpu_percent", "srv cpu%"),
+           ("server_rss_mb", "rss MB"), ("client_cpu_percent", "cli cpu%"), ("holds", "holds")]
+
+
+def table(steps: list[dict]) -> str:
+    rows = [[label for _, label in COLUMNS]]
+    for step in steps:
+        flat = {**step, **step["final_latency_s"]}
+        rows.append([str(flat[key]) for key, _ in COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+                     for row in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--listeners", type=int, default=10)
+    parser.add_argument("--languages", default="en,fr")
+    parser.add_argument("--step-seconds", type=float, default=60.0)
+    parser.add_argument("--max-speakers", type=int, default=4)
+    parser.add_argument("--quick", action="store_true",
+                        help="1 speaker, 2 listeners, 20 s: a smoke test")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "capacity.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.listeners, args.step_seconds, args.max_speakers = 2, 20.0, 1
+    languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    if not languages or args.listeners < 1 or args.max_speakers < 1:
+        parser.error("need at least one language, one listener and one speaker")
+    report = asyncio.run(run(args.listeners, languages, args.step_seconds, args.max_speakers))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report["steps"]), file=sys.stderr)
+    print(f"capacity: {report['capacity_speakers']} speaker(s) ({report['criterion']})",
+          file=sys.stderr)
+    print(f"note: {report['note']}", file=sys.stderr)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
