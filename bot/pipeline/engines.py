@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.asr.whisper import WhisperEngine
 from bot.config import Config
 from bot.models.embedded import resolve_asr_model
 from bot.mt.router import TranslationRouter
+from bot.pipeline.load import AsrLoad
 from bot.tts.voices import VoiceRegistry
 from bot.workers import Workers
 
@@ -24,6 +25,8 @@ class Engines:
     workers: Workers
     # Optional faster model for interim decodes of English speech (e.g. tiny.en).
     interim_asr: WhisperEngine | None = None
+    # How busy the one ASR thread is, shared by every speaker's recognizer.
+    asr_load: AsrLoad = field(default_factory=AsrLoad)
 
     @classmethod
     def load(cls, config: Config, speech: bool = True,

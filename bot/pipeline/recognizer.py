@@ -22,6 +22,7 @@ from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
+from bot.pipeline.load import AsrLoad
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
 
@@ -136,10 +137,12 @@ class Recognizer:
 
     def __init__(self, speaker: Speaker, asr: WhisperEngine, workers: Workers,
                  options: RecognizerOptions, clock: Callable[[], float],
-                 times: StageTimes, interim_asr: WhisperEngine | None = None) -> None:
+                 times: StageTimes, interim_asr: WhisperEngine | None = None,
+                 load: AsrLoad | None = None) -> None:
         self.speaker = speaker
         self.asr = asr
         self.interim_asr = interim_asr
+        self.load = load or AsrLoad()
         self.workers = workers
         self.options = options
         self.clock = clock
@@ -219,7 +222,9 @@ class Recognizer:
         try:
             return await self.workers.asr((engine or self.asr).transcribe, audio, options)
         finally:
-            self.times.add(stage, time.perf_counter() - started)
+            finished = time.perf_counter()
+            self.times.add(stage, finished - started)
+            self.load.record(finished, finished - started)
 
     def _decode_language(self, utterance: Utterance) -> tuple[str | None, tuple[str, ...], bool]:
         """(language to force, allowed set, detect) for a decode of this utterance."""
@@ -246,7 +251,9 @@ class Recognizer:
         length = (now - utterance.start) / RATE
         if length < self.options.first_interim:
             return []
-        if (now - utterance.decoded_until) / RATE < self.options.interim_interval:
+        plan = self.load.plan(time.perf_counter(), self.options.interim_interval,
+                              self.options.interim_beam)
+        if (now - utterance.decoded_until) / RATE < plan.interval:
             return []
         utterance.decoded_until = now
         audio = self.buffer.slice(utterance.start, now)
@@ -259,7 +266,7 @@ class Recognizer:
         try:
             transcript = await self._decode("asr_interim", audio, DecodeOptions(
                 language=language, allowed=allowed, prefix=prefix, detect=detect,
-                beam_size=self.options.interim_beam), engine)
+                beam_size=plan.beam), engine)
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             return []

@@ -54,7 +54,8 @@ class SpeakerPipeline:
         self.options = options
         self.times = StageTimes()
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
-                                     self._audio_clock, self.times, engines.interim_asr)
+                                     self._audio_clock, self.times, engines.interim_asr,
+                                     engines.asr_load)
         self.clock = clock or self._audio_clock
         self.recognizer.clock = self.clock
         self._input: asyncio.Queue[np.ndarray | object] = asyncio.Queue(input_chunks)

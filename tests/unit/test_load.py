@@ -1,0 +1,27 @@
+from bot.pipeline.load import AsrLoad, InterimPlan
+
+
+def test_idle_thread_keeps_the_unloaded_schedule() -> None:
+    load = AsrLoad(window=4.0)
+    assert load.busy(10.0) == 0.0
+    assert load.plan(10.0, 0.6, 2) == InterimPlan(0.6, 2)
+
+
+def test_busy_thread_spaces_and_cheapens_interims() -> None:
+    load = AsrLoad(window=4.0)
+    for i in range(10):
+        load.record(10.0 + i * 0.4, 0.3)  # 3 s of decoding in 4 s
+    assert abs(load.busy(13.6) - 0.75) < 1e-9
+    assert load.plan(13.6, 0.6, 2) == InterimPlan(0.6 * 1.5, 1)
+    for i in range(10):
+        load.record(13.6 + i * 0.2, 0.2)
+    assert load.busy(15.6) > 0.85
+    assert load.plan(15.6, 0.6, 2) == InterimPlan(0.6 * 2.5, 1)
+
+
+def test_old_decodes_are_forgotten() -> None:
+    load = AsrLoad(window=4.0)
+    load.record(1.0, 3.9)
+    assert load.busy(2.0) > 0.9
+    assert load.busy(6.0) == 0.0
+    assert load.plan(6.0, 0.6, 2) == InterimPlan(0.6, 2)
