@@ -26,6 +26,7 @@ class LanguageTracker:
     margin: float = 0.25
     certain: float = 0.97
     current: str | None = None
+    utterances_seen: int = 0
     _scores: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -44,6 +45,7 @@ class LanguageTracker:
         """
         if self.fixed:
             return self.fixed
+        self.utterances_seen += 1
         if self.allowed:
             probs = {lang: p for lang, p in probs.items() if lang in self.allowed}
         if not probs:

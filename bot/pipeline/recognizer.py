@@ -28,6 +28,8 @@ from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 RATE = 16000
+# Detection probability of a speaker's current language that settles an utterance at once.
+CONTINUE_LANGUAGE = 0.6
 SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
 
 
@@ -238,6 +240,13 @@ class Recognizer:
             return
         for lang, p in transcript.language_probs.items():
             utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p
+        current = self.language.current
+        if (not final and current and self.language.utterances_seen >= 1
+                and transcript.language_probs.get(current, 0.0) >= CONTINUE_LANGUAGE):
+            # The speaker goes on in the language of their earlier utterances: settle now,
+            # so commits (and translated interims) need not wait for two seconds of audio.
+            utterance.language = current
+            return
         if final or transcript.duration >= self.options.settle_language_after:
             total = sum(utterance.evidence.values()) or 1.0
             probs = {lang: p / total for lang, p in utterance.evidence.items()}
