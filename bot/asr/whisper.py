@@ -19,12 +19,16 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import merge_punctuations
 
 from bot.events import Word
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # log-mel frames
 MAX_FRAMES = 3000  # Whisper's 30 s window
+# faster-whisper's defaults for attaching punctuation to words.
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
 # Previous-text prompts that steer the script or style of a language. Whisper writes Mandarin
 # in traditional characters about as often as simplified; a simplified prompt makes it write
@@ -198,6 +202,9 @@ class WhisperEngine:
     def _align(self, tokenizer: Tokenizer, tokens: list[int],
                encoder_output: ctranslate2.StorageView, num_frames: int) -> tuple[Word, ...]:
         alignment = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
+        if alignment:
+            # Attach punctuation to its word, as faster-whisper does ("blanquecinas,").
+            merge_punctuations(alignment[0], PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
         words = []
         for item in alignment[0] if alignment else []:
             text = item["word"]

@@ -22,7 +22,7 @@ from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
-from bot.pipeline.load import AsrLoad
+from bot.pipeline.load import AsrLoad, InterimPlan
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 RATE = 16000
 # Detection probability of a speaker's current language that settles an utterance at once.
 CONTINUE_LANGUAGE = 0.6
+# Share of the utterance's (duration-weighted) language evidence needed to settle early.
+SETTLE_SHARE = 0.7
 SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
 
 
@@ -48,6 +50,9 @@ class RecognizerOptions:
       can't be corrected later, so interims pay for the small beam.
     final_beam: beam size of the final decode.
     max_backlog: seconds of unprocessed audio above which interims are skipped.
+    shed_load: space and cheapen interims when the shared ASR thread is busy (live audio).
+      Off for files fed at full speed: the thread is always busy there by design, and the
+      captions should be those of an infinitely fast machine.
     complete_units: a pause closes an utterance early only when its text has at least this
       many words (twice as many characters for Chinese, Japanese...) and ends a sentence.
     quiet_skip: no interim decode once the speaker has been silent this long: the pause
@@ -64,6 +69,7 @@ class RecognizerOptions:
     settle_language_after: float = 2.0
     quiet_skip: float = 0.15
     complete_units: int = 6
+    shed_load: bool = True
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
 
@@ -238,8 +244,9 @@ class Recognizer:
                          final: bool) -> None:
         if utterance.language or not transcript.language_probs:
             return
+        # Longer audio, more reliable detection: a second of "La harina" once looked Arabic.
         for lang, p in transcript.language_probs.items():
-            utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p
+            utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p * transcript.duration
         current = self.language.current
         if (not final and current and self.language.utterances_seen >= 1
                 and transcript.language_probs.get(current, 0.0) >= CONTINUE_LANGUAGE):
@@ -250,6 +257,8 @@ class Recognizer:
         if final or transcript.duration >= self.options.settle_language_after:
             total = sum(utterance.evidence.values()) or 1.0
             probs = {lang: p / total for lang, p in utterance.evidence.items()}
+            if not final and max(probs.values()) < SETTLE_SHARE:
+                return  # still ambiguous: decide on more audio, at the latest at the final
             weight = min(1.0, transcript.duration / 3.0)
             utterance.language = self.language.observe(probs, weight)
 
@@ -260,8 +269,11 @@ class Recognizer:
         length = (now - utterance.start) / RATE
         if length < self.options.first_interim:
             return []
-        plan = self.load.plan(time.perf_counter(), self.options.interim_interval,
-                              self.options.interim_beam)
+        if self.options.shed_load:
+            plan = self.load.plan(time.perf_counter(), self.options.interim_interval,
+                                  self.options.interim_beam)
+        else:
+            plan = InterimPlan(self.options.interim_interval, self.options.interim_beam)
         if (now - utterance.decoded_until) / RATE < plan.interval:
             return []
         utterance.decoded_until = now

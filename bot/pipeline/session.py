@@ -51,6 +51,8 @@ class SpeakerPipeline:
         """
         self.speaker = speaker
         self.engines = engines
+        if clock is None:  # fed as fast as possible: no live load to shed
+            options = replace(options, recognizer=replace(options.recognizer, shed_load=False))
         self.options = options
         self.times = StageTimes()
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
