@@ -161,7 +161,6 @@ class Recognizer:
         self.buffer = AudioBuffer()
         self.utterance: Utterance | None = None
         self._count = 0
-        self.onsets: list[float] = []
 
     @property
     def samples_in(self) -> int:
@@ -181,7 +180,6 @@ class Recognizer:
                     self._count += 1
                     self.utterance = Utterance(self._count, sample, decoded_until=sample,
                                                language=self.options.language)
-                    self.onsets.append(sample / RATE)
                     out.append(Activity(True, emitted_at=self.clock()))
                 elif self.utterance is None:
                     continue

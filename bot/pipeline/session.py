@@ -55,11 +55,11 @@ class SpeakerPipeline:
             options = replace(options, recognizer=replace(options.recognizer, shed_load=False))
         self.options = options
         self.times = StageTimes()
-        self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
-                                     self._audio_clock, self.times, engines.interim_asr,
-                                     engines.asr_load)
+        # The audio clock reads the recognizer lazily, so it can be handed to it.
         self.clock = clock or self._audio_clock
-        self.recognizer.clock = self.clock
+        self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
+                                     self.clock, self.times, engines.interim_asr,
+                                     engines.asr_load)
         self._input: asyncio.Queue[np.ndarray | object] = asyncio.Queue(input_chunks)
         self._captions: asyncio.Queue[Caption | FinalUtterance | object] = asyncio.Queue()
         self._events: asyncio.Queue[Event | object] = asyncio.Queue()

@@ -124,7 +124,6 @@ class PcmTrack(PacedTrack):
         self.queue = SampleQueue(int(max_seconds * RATE))
         self.on_state = on_state
         self.playing = False
-        self.frames_with_audio = 0
 
     def push(self, samples: np.ndarray) -> None:
         self.queue.push(samples.astype(np.int16, copy=False))
@@ -141,7 +140,6 @@ class PcmTrack(PacedTrack):
                 self.on_state(playing)
         if samples is None:
             return None
-        self.frames_with_audio += 1
         return samples
 
 
@@ -152,7 +150,6 @@ class MixMinusTrack(PacedTrack):
         super().__init__()
         self.sources: dict[str, SampleQueue] = {}
         self._max = int(max_latency * RATE)
-        self.gain = 1.0
 
     def feed(self, speaker_id: str, samples: np.ndarray) -> None:
         queue = self.sources.get(speaker_id)
@@ -169,8 +166,6 @@ class MixMinusTrack(PacedTrack):
             samples = queue.take(FRAME)
             if samples is not None:
                 mix += samples
-        if self.gain != 1.0:
-            mix = (mix * self.gain).astype(np.int32)
         if int(np.abs(mix).max()) <= SILENCE_PEAK:
             return None
         return np.clip(mix, -32768, 32767).astype(np.int16)
