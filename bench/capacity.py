@@ -1,19 +1,24 @@
 """How many simultaneous speakers one server holds, as listeners feel it.
 
     python -m bench.capacity [--listeners 10] [--languages en,fr] [--step-seconds 60]
-                             [--max-speakers 4] [--quick] [--out bench/results/capacity.json]
+                             [--min-speakers 1] [--max-speakers 4] [--quick]
+                             [--out bench/results/capacity.json]
+    python -m bench.capacity --soak-minutes 30 --max-speakers 2 [--warmup-minutes 5]
 
 Starts `interpres serve` as a subprocess (ICE on loopback, transcripts off) and real aiortc
-clients in this process: a fixed set of silent listeners spread over the listen languages,
-then steps of N = 1, 2, ... speakers, each looping a different clip from ../shared/audio with
-about 1 s of silence between plays (speak "auto"). Per step: utterance end -> final caption
-in each listener's language (p50, p95, first half against second half of the step, to see a
-backlog grow), interim source captions per speaker per second, the shed and dropped counters
-(deltas of the server's /metrics), event-loop lag p99 (/metrics, a 60 s window), server CPU
-and RSS (/proc of the server process). A step holds when final-caption p95 <= 2 s, the second
-half is not more than 0.5 s slower than the first, and no input audio was dropped; ramping
-stops at the first step that does not. The clients share this process: its CPU is reported
-apart and is not the server's.
+clients in this process, niced below the server (they would be on other machines): a fixed
+set of silent listeners spread over the listen languages, then steps of N = 1, 2, ...
+speakers, each looping a different clip from ../shared/audio with about 1 s of silence
+between plays (speak "auto"). Per step: utterance end -> final caption in each listener's
+language (p50, p95, first half against second half of the step, to see a backlog grow),
+interim source captions per speaker per second, the shed and dropped counters (deltas of
+the server's /metrics), event-loop lag p99 (/metrics, a 60 s window), server CPU and RSS
+(/proc of the server process). A step holds when final-caption p95 <= 2 s, the second half
+is not more than 0.5 s slower than the first, and no input audio was dropped; ramping stops
+at the first step that does not. The clients' CPU is reported apart and is not the server's.
+
+--soak-minutes holds one load for that long instead: RSS, CPU and loop lag every 30 s, the
+RSS slope (MB/min) fitted after the warm-up, final-caption latency per sixth of the run.
 """
 
 from __future__ import annotations
@@ -204,11 +209,12 @@ async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: 
 
 
 async def run(listener_count: int, languages: list[str], seconds: float,
-              max_speakers: int) -> dict:
+              max_speakers: int, min_speakers: int = 1) -> dict:
     restrict_host_addresses(["127.0.0.1"])
     speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
     port = free_port()
     server = start_server(port)
+    clients_yield_cpu()
     url = f"http://127.0.0.1:{port}"
     steps: list[dict] = []
     listeners = [Client(url, "capacity", f"L{i + 1}", "auto",
@@ -217,7 +223,7 @@ async def run(listener_count: int, languages: list[str], seconds: float,
         for listener in listeners:
             await listener.join()
         await wait_open(listeners)
-        for n in range(1, max_speakers + 1):
+        for n in range(min_speakers, max_speakers + 1):
             print(f"step: {n} speaker(s), {listener_count} listeners, {seconds:g} s…",
                   file=sys.stderr)
             steps.append(await run_step(url, server.pid, n, listeners, speech, seconds))
@@ -241,6 +247,128 @@ async def run(listener_count: int, languages: list[str], seconds: float,
                 "is that process; server_cpu_percent is the server process alone",
         "machine": {"cpus": os.cpu_count()},
     }
+
+
+def clients_yield_cpu() -> None:
+    """Lower this process's CPU priority below the server's (started before, so unaffected).
+
+    In a meeting the clients run on other machines; here twelve aiortc peers share the
+    server's two cores and took a third of them. Niced, they get what the server leaves, so
+    the server is measured as if alone, and a starved client can only make latency (measured
+    at the client) look worse, never better."""
+    os.nice(10)
+
+
+def slope_per_minute(samples: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, value) samples, per minute."""
+    if len(samples) < 3:
+        return None
+    t = np.array([at for at, _ in samples])
+    v = np.array([value for _, value in samples])
+    return float(np.polyfit(t / 60.0, v, 1)[0])
+
+
+async def run_soak(listener_count: int, languages: list[str], speaker_count: int,
+                   minutes: float, warmup_minutes: float, sample_seconds: float = 30.0) -> dict:
+    """One long step: RSS, CPU and loop lag sampled every `sample_seconds`, final-caption
+    latency per block of the run; RSS growth is the fitted slope after the warm-up."""
+    restrict_host_addresses(["127.0.0.1"])
+    speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
+    port = free_port()
+    server = start_server(port)
+    clients_yield_cpu()
+    url = f"http://127.0.0.1:{port}"
+    listeners = [Client(url, "soak", f"L{i + 1}", "auto", languages[i % len(languages)])
+                 for i in range(listener_count)]
+    samples: list[dict] = []
+    try:
+        for listener in listeners:
+            await listener.join()
+        await wait_open(listeners)
+        speakers = [Client(url, "soak", f"S{i + 1}", "auto", listeners[0].listen,
+                           mic=LoopTrack(speech[i % len(speech)], delay=0.5))
+                    for i in range(speaker_count)]
+        for speaker in speakers:
+            await speaker.join()
+        await wait_open(speakers)
+        for speaker in speakers:
+            speaker.send({"type": "listen", "lang": speaker.listen, "source": True})
+        started = time.monotonic()
+        before = fetch_metrics(url)
+        previous = ProcessStats.read(server.pid), started
+        while (now := time.monotonic()) - started < minutes * 60:
+            await asyncio.sleep(sample_seconds)
+            now = time.monotonic()
+            stats = ProcessStats.read(server.pid)
+            metrics = fetch_metrics(url)
+            samples.append({
+                "t_s": round(now - started, 1),
+                "rss_mb": round(stats.resident_bytes / 2**20, 2),
+                "server_cpu_percent": round(100 * (stats.cpu_seconds - previous[0].cpu_seconds)
+                                            / (now - previous[1]), 1),
+                "event_loop_lag_p99_s": rounded(metrics.get(
+                    'interpres_event_loop_lag_seconds{quantile="0.99"}'), 4),
+            })
+            previous = stats, now
+            print(f"  {samples[-1]['t_s'] / 60:5.1f} min  RSS {samples[-1]['rss_mb']:7.1f} MB  "
+                  f"CPU {samples[-1]['server_cpu_percent']:5.1f} %  loop lag p99 "
+                  f"{samples[-1]['event_loop_lag_p99_s']} s", file=sys.stderr)
+        ended = time.monotonic()
+        after = fetch_metrics(url)
+        await asyncio.sleep(GRACE)
+        step = Step(speaker_count)
+        measure(step, speakers, listeners, (started, ended))
+        for client in speakers + listeners:
+            await client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    block = max(60.0, minutes * 60 / 6)
+    blocks = []
+    for i in range(int(np.ceil(minutes * 60 / block))):
+        values = [lat for end, lat in step.latencies
+                  if started + i * block <= end < started + (i + 1) * block]
+        blocks.append({"from_min": round(i * block / 60, 1), "finals": len(values),
+                       "p50": rounded(percentile(values, 0.5)),
+                       "p95": rounded(percentile(values, 0.95))})
+    settled = [(s["t_s"], s["rss_mb"]) for s in samples if s["t_s"] >= warmup_minutes * 60]
+    values = [lat for _, lat in step.latencies]
+    lags = [s["event_loop_lag_p99_s"] for s in samples if s["event_loop_lag_p99_s"] is not None]
+    return {
+        "config": {"listeners": listener_count, "languages": languages,
+                   "speakers": speaker_count, "minutes": minutes,
+                   "warmup_minutes": warmup_minutes, "clips": CLIPS[:speaker_count]},
+        "rss_mb": {"after_warmup": settled[0][1] if settled else None,
+                   "end": samples[-1]["rss_mb"] if samples else None,
+                   "max": max((s["rss_mb"] for s in samples), default=None),
+                   "slope_mb_per_min_after_warmup": rounded(slope_per_minute(settled), 3)},
+        "final_latency_s": {"finals": len(values), "missing": step.missing,
+                            "p50": rounded(percentile(values, 0.5)),
+                            "p95": rounded(percentile(values, 0.95)), "blocks": blocks},
+        "event_loop_lag_p99_s": {"median_of_windows": rounded(statistics.median(lags), 4)
+                                 if lags else None, "max_of_windows": max(lags, default=None)},
+        "server_cpu_percent_median": rounded(statistics.median(
+            s["server_cpu_percent"] for s in samples), 1) if samples else None,
+        **{key: round(after.get(name, 0.0) - before.get(name, 0.0), 3)
+           for key, name in COUNTERS.items()},
+        "samples": samples,
+        "machine": {"cpus": os.cpu_count()},
+    }
+
+
+def soak_table(report: dict) -> str:
+    rss, latency, lag = report["rss_mb"], report["final_latency_s"], report["event_loop_lag_p99_s"]
+    lines = [f"RSS after warm-up {rss['after_warmup']} MB, end {rss['end']} MB, max {rss['max']} "
+             f"MB, slope after warm-up {rss['slope_mb_per_min_after_warmup']} MB/min",
+             f"final caption at listeners: {latency['finals']} finals, p50 {latency['p50']} s, "
+             f"p95 {latency['p95']} s, {latency['missing']} missing",
+             f"event-loop lag p99 (60 s windows): median {lag['median_of_windows']} s, "
+             f"max {lag['max_of_windows']} s; server CPU median "
+             f"{report['server_cpu_percent_median']} %",
+             "block (min)  finals  p50 s  p95 s"]
+    lines += [f"{b['from_min']:>11}  {b['finals']:>6}  {b['p50']}  {b['p95']}"
+              for b in latency["blocks"]]
+    return "\n".join(lines)
 
 
 COLUMNS = [("speakers", "N"), ("finals", "finals"), ("missing_finals", "miss"),
@@ -267,17 +395,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listeners", type=int, default=10)
     parser.add_argument("--languages", default="en,fr")
     parser.add_argument("--step-seconds", type=float, default=60.0)
+    parser.add_argument("--min-speakers", type=int, default=1, help="the first step")
     parser.add_argument("--max-speakers", type=int, default=4)
     parser.add_argument("--quick", action="store_true",
                         help="1 speaker, 2 listeners, 20 s: a smoke test")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "capacity.json")
+    parser.add_argument("--soak-minutes", type=float, default=0.0,
+                        help="instead of ramping: hold --max-speakers speakers this long and "
+                             "report RSS growth (after --warmup-minutes), CPU and latency")
+    parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.out is None:
+        name = "soak.json" if args.soak_minutes else "capacity.json"
+        args.out = ROOT / "bench" / "results" / name
     if args.quick:
         args.listeners, args.step_seconds, args.max_speakers = 2, 20.0, 1
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     if not languages or args.listeners < 1 or args.max_speakers < 1:
         parser.error("need at least one language, one listener and one speaker")
-    report = asyncio.run(run(args.listeners, languages, args.step_seconds, args.max_speakers))
+    if args.soak_minutes:
+        warmup = min(args.warmup_minutes, args.soak_minutes / 3)
+        print(f"soak: {args.max_speakers} speaker(s), {args.listeners} listeners, "
+              f"{args.soak_minutes:g} min (warm-up {warmup:g} min)…", file=sys.stderr)
+        report = asyncio.run(run_soak(args.listeners, languages, args.max_speakers,
+                                      args.soak_minutes, warmup,
+                                      sample_seconds=min(30.0, args.soak_minutes * 6)))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(soak_table(report), file=sys.stderr)
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
+    report = asyncio.run(run(args.listeners, languages, args.step_seconds, args.max_speakers,
+                             min(args.min_speakers, args.max_speakers)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report["steps"]), file=sys.stderr)

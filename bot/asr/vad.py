@@ -16,6 +16,12 @@ from faster_whisper.utils import get_assets_path
 
 WINDOW = 512
 CONTEXT = 64
+SILENT_PEAK = 2 / 32768  # digital silence (a muted microphone): at most 2 int16 steps
+SILENT_DB = -200.0  # loudness_db of zeros
+
+
+def is_digital_silence(audio: np.ndarray) -> bool:
+    return not len(audio) or float(np.max(np.abs(audio))) <= SILENT_PEAK
 
 
 def model_path() -> str:
@@ -48,14 +54,27 @@ class StreamingVad:
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
 
+    def cheap(self, audio: np.ndarray) -> bool:
+        """Whether process(audio) runs no model (digital silence): callers may then call it
+        on the event loop instead of a worker thread."""
+        return is_digital_silence(audio) and is_digital_silence(self._pending)
+
     def process(self, audio: np.ndarray) -> list[tuple[float, float]]:
-        """Score every complete 512-sample window now available. Blocking (model work)."""
+        """Score every complete 512-sample window now available. Blocking (model work),
+        except for digital silence."""
         data = np.concatenate([self._pending, audio.astype(np.float32, copy=False)])
         count = len(data) // WINDOW
         self._pending = data[count * WINDOW:]
         if count == 0:
             return []
         windows = data[: count * WINDOW].reshape(count, WINDOW)
+        if is_digital_silence(windows):
+            # A muted microphone: the model would say ~0 anyway. Fresh state, as at the start
+            # of a stream, so speech after unmuting is scored like speech after silence.
+            self._h = np.zeros_like(self._h)
+            self._c = np.zeros_like(self._c)
+            self._context = np.zeros(CONTEXT, dtype=np.float32)
+            return [(0.0, SILENT_DB)] * count
         contexts = np.concatenate([self._context[None], windows[:-1, -CONTEXT:]], axis=0)
         batch = np.concatenate([contexts, windows], axis=1)
         self._context = windows[-1, -CONTEXT:].copy()

@@ -171,7 +171,10 @@ class Recognizer:
         out: list[Output] = []
         self.buffer.append(audio)
         started = time.perf_counter()
-        scores = await self.workers.engine(self.vad.process, audio)
+        if self.vad.cheap(audio):  # digital silence: no model run, no thread hop
+            scores = self.vad.process(audio)
+        else:
+            scores = await self.workers.engine(self.vad.process, audio)
         self.times.add("vad", time.perf_counter() - started)
         for probability, loudness in scores:
             for boundary in self.segmenter.push(probability, loudness):

@@ -55,7 +55,8 @@ class LocalRoom:
                    listen: str) -> Participant:
         """Attach a participant to a peer connection whose remote offer is already set."""
         pid = f"p{next(self._ids)}"
-        participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(), PcmTrack())
+        participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(encoded=True),
+                                  PcmTrack(encoded=True))
         participant.interpretation.on_state = lambda playing: participant.send(
             {"type": "speech", "lang": participant.listen,
              "state": "start" if playing else "stop"})
@@ -132,9 +133,9 @@ class LocalRoom:
         pending: list[np.ndarray] = []
         pending_samples = 0
 
-        async def on_audio(mono: np.ndarray, rate: int, speech: np.ndarray) -> None:
+        async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
             nonlocal pending_samples
-            if rate == 48000:
+            if rate == 48000 and mono is not None:  # None: digital silence, nothing to mix
                 for other in self.participants.values():
                     if other is not participant:
                         other.mix.feed(participant.id, mono)

@@ -2,7 +2,9 @@
 float32 (for recognition) to the room.
 
 Every remote track is drained until it ends, even when nobody needs it: an unread aiortc track
-queues about 1 MB/s forever.
+queues about 1 MB/s forever. A muted browser microphone still sends 50 frames a second of
+digital silence; those skip the downsampler and reach the room as `None` for the mix, since
+most participants of a meeting are muted and their frames were most of the inbound cost.
 """
 
 from __future__ import annotations
@@ -18,16 +20,27 @@ from av.audio.resampler import AudioResampler
 log = logging.getLogger(__name__)
 
 
+SILENT_PEAK = 2  # int16 steps: a frame whose peak is at most this is digital silence
+
+
 def to_mono_s16(frame: AudioFrame) -> np.ndarray:
     """Mono int16 at the frame's rate. Channels are averaged here: letting the resampler
     downmix would add 3 dB to a mono voice sent as stereo (it sums at 0.707 each)."""
     data = frame.to_ndarray()
     channels = len(frame.layout.channels)
     planar = frame.format.is_planar
-    mono = data.mean(axis=0) if planar else data.reshape(-1, channels).mean(axis=1)
     if frame.format.name.startswith("s16"):
-        return mono.astype(np.int16)
+        if channels == 1:
+            return data.reshape(-1)
+        # Integer mean (aiortc's decoder gives packed stereo s16): no float64 round trip.
+        frames = data.reshape(channels, -1) if planar else data.reshape(-1, channels).T
+        return (frames.astype(np.int32).sum(axis=0) // channels).astype(np.int16)
+    mono = data.mean(axis=0) if planar else data.reshape(-1, channels).mean(axis=1)
     return np.clip(mono * 32767, -32768, 32767).astype(np.int16)
+
+
+def is_silent(mono: np.ndarray) -> bool:
+    return not len(mono) or int(np.abs(mono.astype(np.int32)).max()) <= SILENT_PEAK
 
 
 class Downsampler:
@@ -44,8 +57,10 @@ class Downsampler:
 
 
 async def drain(track: MediaStreamTrack,
-                on_audio: Callable[[np.ndarray, int, np.ndarray], Awaitable[None] | None]) -> None:
-    """Read `track` until it ends; call on_audio(mono_s16, rate, speech_16k_f32) per frame."""
+                on_audio: Callable[[np.ndarray | None, int, np.ndarray],
+                                   Awaitable[None] | None]) -> None:
+    """Read `track` until it ends; call on_audio(mono_s16, rate, speech_16k_f32) per frame,
+    with mono_s16 None (and speech all zeros) when the frame is digital silence."""
     downsample = Downsampler()
     while True:
         try:
@@ -53,6 +68,10 @@ async def drain(track: MediaStreamTrack,
         except MediaStreamError:
             return
         mono = to_mono_s16(frame)
-        result = on_audio(mono, frame.sample_rate, downsample(mono, frame.sample_rate))
+        if is_silent(mono):
+            speech = np.zeros(len(mono) * 16000 // frame.sample_rate, np.float32)
+            result = on_audio(None, frame.sample_rate, speech)
+        else:
+            result = on_audio(mono, frame.sample_rate, downsample(mono, frame.sample_rate))
         if result is not None:
             await result

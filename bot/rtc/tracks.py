@@ -15,12 +15,36 @@ from collections.abc import Callable
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
+from av import AudioFrame, CodecContext, Packet
 
 RATE = 48000
 FRAME = 960  # 20 ms
 TIME_BASE = fractions.Fraction(1, RATE)
 SILENCE_PEAK = 16  # a mix whose peak is below -66 dBFS is silence
+BITRATE = 40000  # mono voice; browsers send 32 kbit/s mono Opus themselves
+
+
+class OpusPacketizer:
+    """Encodes 20 ms mono frames to Opus in the calling thread.
+
+    aiortc encodes every frame in the default executor (a thread hop each way) after
+    measuring its audio level, in stereo at 96 kbit/s. For the server's many outbound
+    tracks that hop and level, not the codec, were the event loop's largest cost. Mono Opus
+    packets are valid in an `opus/48000/2` stream (browsers send mono that way) and cost half
+    as much to encode. aiortc sends an `av.Packet` as it is.
+    """
+
+    def __init__(self, bitrate: int = BITRATE) -> None:
+        self.codec = CodecContext.create("libopus", "w")
+        self.codec.bit_rate = bitrate
+        self.codec.format = "s16"
+        self.codec.layout = "mono"
+        self.codec.sample_rate = RATE
+        self.codec.time_base = TIME_BASE
+        self.codec.options = {"application": "voip"}
+
+    def encode(self, frame: AudioFrame) -> list[Packet]:
+        return self.codec.encode(frame)
 
 
 class SampleQueue:
@@ -75,11 +99,13 @@ class PacedTrack(MediaStreamTrack):
     kind = "audio"
     HANGOVER = 10  # silent frames still sent after sound, so the far decoder fades out
 
-    def __init__(self) -> None:
+    def __init__(self, encoded: bool = False) -> None:
+        """encoded: recv() returns Opus packets (see OpusPacketizer), not PCM frames."""
         super().__init__()
         self._start: float | None = None
         self._pts = -FRAME
         self._silent_run = 0
+        self._packetizer = OpusPacketizer() if encoded else None
 
     def next_samples(self) -> np.ndarray | None:
         raise NotImplementedError
@@ -95,7 +121,16 @@ class PacedTrack(MediaStreamTrack):
             # Far behind (the loop stalled): re-anchor instead of bursting frames.
             self._start = time.monotonic() - self._pts / RATE
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> AudioFrame | Packet:
+        while True:
+            frame = await self._next_frame()
+            if self._packetizer is None:
+                return frame
+            packets = self._packetizer.encode(frame)
+            if packets:  # libopus returns one packet per 20 ms frame
+                return packets[0]
+
+    async def _next_frame(self) -> AudioFrame:
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -119,8 +154,8 @@ class PcmTrack(PacedTrack):
     """Plays queued PCM; reports when it starts and stops sounding (for ducking)."""
 
     def __init__(self, on_state: Callable[[bool], None] | None = None,
-                 max_seconds: float = 60.0) -> None:
-        super().__init__()
+                 max_seconds: float = 60.0, encoded: bool = False) -> None:
+        super().__init__(encoded)
         self.queue = SampleQueue(int(max_seconds * RATE))
         self.on_state = on_state
         self.playing = False
@@ -146,8 +181,8 @@ class PcmTrack(PacedTrack):
 class MixMinusTrack(PacedTrack):
     """Everybody else's original voice, mixed for one listener."""
 
-    def __init__(self, max_latency: float = 0.12) -> None:
-        super().__init__()
+    def __init__(self, max_latency: float = 0.12, encoded: bool = False) -> None:
+        super().__init__(encoded)
         self.sources: dict[str, SampleQueue] = {}
         self._max = int(max_latency * RATE)
 
