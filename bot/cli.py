@@ -35,6 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
+    token = commands.add_parser(
+        "token", help="mint a join token (an invitation) for one person and one room",
+        description="Print a signed join token. The secret comes from INTERPRES_TOKEN_SECRET "
+                    "or INTERPRES_TOKEN_SECRET_FILE, the same as the server's.")
+    token.add_argument("--room", required=True, help="the room the token opens")
+    token.add_argument("--name", required=True, help="the name shown to the others")
+    token.add_argument("--ttl", type=float, default=3600.0,
+                       help="seconds the token stays valid (default 3600)")
+    token.add_argument("--listen-only", action="store_true",
+                       help="may listen and read, never send audio into the room")
+    token.add_argument("--url", default="", metavar="BASE",
+                       help="also print an invitation link, e.g. --url https://meet.example.org")
+
     translate = commands.add_parser(
         "translate", help="run the streaming pipeline over an audio file",
         description="Feed an audio file through the live pipeline and write captions "
@@ -73,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return translate(args)
         if args.command == "serve":
             return serve(args)
+        if args.command == "token":
+            return mint_token(args)
     except CliError as error:
         print(f"interpres: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -153,6 +168,39 @@ def translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret() -> bytes | None:
+    from bot.auth import SecretError, load_secret
+
+    try:
+        return load_secret()
+    except SecretError as error:
+        raise CliError(str(error)) from None
+
+
+def mint_token(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from bot.auth import TokenAuthority, new_secret
+
+    secret = _secret()
+    if secret is None:
+        raise CliError("no token secret: set INTERPRES_TOKEN_SECRET (or "
+                       "INTERPRES_TOKEN_SECRET_FILE) for both this command and the server, "
+                       f"for example to {new_secret()}")
+    name = " ".join(args.name.split())
+    if not name or len(name) > 48:
+        raise CliError("--name must be 1 to 48 characters")
+    try:
+        token = TokenAuthority(secret).mint(args.room, name, ttl=args.ttl,
+                                            listen_only=args.listen_only)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    print(token)
+    if args.url:
+        print(f"{args.url.rstrip('/')}/?room={quote(args.room)}#token={token}")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     import ipaddress
 
@@ -165,13 +213,20 @@ def serve(args: argparse.Namespace) -> int:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = args.host == "localhost"
-    if not loopback:
-        print(f"interpres: warning: listening on {args.host} without join tokens: anyone who "
-              "can reach this port can join a room (authentication is not built yet)",
-              file=sys.stderr)
+    secret = _secret()
+    if secret is None and not loopback:
+        raise CliError(f"listening on {args.host} needs join tokens: set "
+                       "INTERPRES_TOKEN_SECRET (or INTERPRES_TOKEN_SECRET_FILE) and invite "
+                       "people with `interpres token --room ROOM --name NAME --url URL`")
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"interpres: serving on http://{shown}:{args.port}/ (models load in the "
           "background; /readyz says when they are ready)", file=sys.stderr)
+    if secret is None:
+        print("interpres: rooms are open to anyone who can reach this address (a loopback "
+              "demo); set INTERPRES_TOKEN_SECRET to require join tokens", file=sys.stderr)
+    else:
+        print("interpres: join tokens required (`interpres token` mints them)",
+              file=sys.stderr)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
                 lifespan="on")
     return 0

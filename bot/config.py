@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.auth import load_secret
+
 
 def _home() -> Path:
     explicit = os.environ.get("INTERPRES_HOME")
@@ -33,6 +35,14 @@ class Config:
     ice_addresses: tuple[str, ...] = ()
     # Audio packets the server's receivers buffer before playing (20 ms each; aiortc: 4).
     jitter_frames: int = 2
+    # HS256 secret for join tokens; None: rooms are open (allowed on loopback only).
+    token_secret: bytes | None = None
+    # Origins (scheme://host[:port]) allowed to POST besides the page's own; "*": any.
+    allowed_origins: tuple[str, ...] = ()
+    # Joins per minute from one IP address (a burst of a quarter of it is allowed).
+    joins_per_minute: int = 30
+    max_room_size: int = 50
+    max_peers: int = 200
 
     @classmethod
     def from_env(cls) -> Config:
@@ -49,4 +59,10 @@ class Config:
             ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")
                                 if a.strip()),
             jitter_frames=int(env("INTERPRES_JITTER_FRAMES", "2")),
+            token_secret=load_secret(),
+            allowed_origins=tuple(o.strip().rstrip("/") for o in
+                                  env("INTERPRES_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            joins_per_minute=int(env("INTERPRES_JOINS_PER_MINUTE", "30")),
+            max_room_size=int(env("INTERPRES_MAX_ROOM_SIZE", "50")),
+            max_peers=int(env("INTERPRES_MAX_PEERS", "200")),
         )

@@ -102,6 +102,11 @@ class Metrics:
         self.retired = Counters()
         self.loop_lag = LoopLag()
         self._live: set[Participant] = set()
+        # Requests refused before any peer connection existed, by reason (auth, rate, ...).
+        self.refused: dict[str, int] = {}
+
+    def refuse(self, reason: str) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
 
     def watch(self, participant: Participant) -> None:
         """Count this participant from now on; their totals are kept once they leave. The
@@ -147,7 +152,8 @@ class Family:
 
 
 def families(rooms: int, participants: int, loop_lag: dict[float, float],
-             process: ProcessStats, counters: Counters) -> list[Family]:
+             process: ProcessStats, counters: Counters, peer_connections: int = 0,
+             refused: dict[str, int] | None = None) -> list[Family]:
     def one(value: float) -> tuple[tuple[dict[str, str], float], ...]:
         return (({}, value),)
 
@@ -158,6 +164,12 @@ def families(rooms: int, participants: int, loop_lag: dict[float, float],
         Family("interpres_rooms", "gauge", "Rooms with at least one participant.", one(rooms)),
         Family("interpres_participants", "gauge", "Participants in all rooms.",
                one(participants)),
+        Family("interpres_peer_connections", "gauge",
+               "Peer connections not yet closed, joining ones included.",
+               one(peer_connections)),
+        Family("interpres_refused_requests_total", "counter",
+               "Join and API requests refused before any peer connection, by reason.",
+               tuple(({"reason": r}, n) for r, n in sorted((refused or {}).items()))),
         Family("interpres_event_loop_lag_seconds", "gauge",
                "Lateness of a 10 ms event-loop timer over the last 60 s.",
                tuple(({"quantile": f"{q:g}"}, v) for q, v in sorted(loop_lag.items()))),

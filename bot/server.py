@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from starlette.applications import Starlette
@@ -24,11 +27,14 @@ from starlette.staticfiles import StaticFiles
 
 from bot import languages
 from bot import metrics as prometheus
+from bot.auth import AuthError, Grant, TokenAuthority, bearer
 from bot.config import Config
+from bot.limits import RateLimiter
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.jitter import set_audio_prefetch
+from bot.rtc.peer import adopting_connect_tasks, close_quietly
 from bot.rtc.sdp_check import SdpError, check_offer
 from bot.store import FORMATS, TranscriptStore
 
@@ -71,6 +77,11 @@ class State:
         self.ready = asyncio.Event()
         self.listen: list[str] = []
         self.speak: list[str] = []
+        self.authority = TokenAuthority(config.token_secret) if config.token_secret else None
+        self.joins = RateLimiter(config.joins_per_minute)
+        # Every peer connection from creation to close, for the process-wide cap.
+        self.peer_connections: set[RTCPeerConnection] = set()
+        self.draining = False
 
     def set_engines(self, engines: Engines) -> None:
         self.engines = engines
@@ -84,6 +95,57 @@ class State:
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+class Refused(Exception):
+    """A request refused before any work: status, reason (for /metrics), message, headers."""
+
+    def __init__(self, status: int, reason: str, message: str, **headers: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.headers = status, reason, message, headers
+
+
+def check_origin(request: Request, allowed: tuple[str, ...]) -> None:
+    """State-changing requests from a browser must come from this server's own page or an
+    allowed origin. Requests without Origin are not from a browser page (which always sends
+    it on POST), so they cannot be cross-site forgeries."""
+    origin = request.headers.get("origin")
+    if origin is None or "*" in allowed or origin.rstrip("/") in allowed:
+        return
+    host = request.headers.get("host")
+    if origin != "null" and host and urlsplit(origin).netloc == host:
+        return
+    raise Refused(403, "origin", f"origin {origin[:100]} is not allowed to join rooms here "
+                                 "(INTERPRES_ALLOWED_ORIGINS)")
+
+
+def check_token(request: Request, state: State, room: str) -> Grant | None:
+    """The grant of the request's bearer token, or None when this server has open rooms."""
+    if state.authority is None:
+        return None
+    token = bearer(request.headers.get("authorization"))
+    if token is None:
+        raise Refused(401, "auth", "a join token is required: open the invitation link "
+                                   "(it ends in #token=...)", **{"WWW-Authenticate": "Bearer"})
+    try:
+        return state.authority.verify(token, room)
+    except AuthError as problem:
+        raise Refused(problem.status, "auth", problem.message,
+                      **{"WWW-Authenticate": "Bearer"}) from None
+
+
+def admit(request: Request, state: State, room: str) -> Grant | None:
+    """Everything a join must pass before its body is read: draining, the per-address rate,
+    the origin and the token."""
+    if state.draining:
+        raise Refused(503, "draining", "the server is shutting down", **{"Retry-After": "30"})
+    address = request.client.host if request.client else "unknown"
+    wait = state.joins.acquire(address, time.monotonic())
+    if wait:
+        raise Refused(429, "rate", "too many joins from this address; try again shortly",
+                      **{"Retry-After": str(math.ceil(wait))})
+    check_origin(request, state.config.allowed_origins)
+    return check_token(request, state, room)
 
 
 async def read_json(request: Request) -> Any:
@@ -160,12 +222,26 @@ async def offer(request: Request) -> Response:
     if not ROOM_NAME.match(room_name):
         return error(400, "room names are 1-64 letters, digits, '.', '-' or '_'")
     try:
-        sdp, name, speak, listen = _offer_fields(await read_json(request), state)
-    except ValueError as problem:
-        status, message = problem.args[0]
-        return error(status, message)
-    if not state.ready.is_set() or state.engines is None:
-        return error(503, "models are still loading", **{"Retry-After": "5"})
+        grant = admit(request, state, room_name)
+        try:
+            sdp, name, speak, listen = _offer_fields(await read_json(request), state)
+        except ValueError as problem:
+            status, message = problem.args[0]
+            raise Refused(status, "body", message) from None
+        if not state.ready.is_set() or state.engines is None:
+            raise Refused(503, "loading", "models are still loading", **{"Retry-After": "5"})
+        if len(state.peer_connections) >= state.config.max_peers:
+            raise Refused(503, "capacity", "the server is full; try again later",
+                          **{"Retry-After": "30"})
+        existing = state.rooms.rooms.get(room_name)
+        if existing is not None and len(existing.participants) >= state.config.max_room_size:
+            raise Refused(409, "room-full", f"room {room_name} is full "
+                                            f"({state.config.max_room_size} participants)")
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
+    if grant is not None:
+        name = grant.name  # the invitation names the person; the form cannot override it
 
     engines = state.engines
     room = state.rooms.get(room_name, lambda n: LocalRoom(
@@ -173,24 +249,36 @@ async def offer(request: Request) -> Response:
         on_empty=state.rooms.discard))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    state.peer_connections.add(pc)
+
+    @pc.on("connectionstatechange")
+    def forget_closed() -> None:
+        if pc.connectionState == "closed":
+            state.peer_connections.discard(pc)
+
     participant = None
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        with adopting_connect_tasks():
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         set_audio_prefetch(pc, state.config.jitter_frames)
-        participant = await room.join(pc, name, speak, listen)
+        participant = await room.join(pc, name, speak, listen,
+                                      can_speak=grant is None or grant.speak)
         state.metrics.watch(participant)
-        await pc.setLocalDescription(await pc.createAnswer())
+        with adopting_connect_tasks():
+            await pc.setLocalDescription(await pc.createAnswer())
     except Exception as problem:  # aiortc raises many types for bad SDP: all are a 400
-        log.info("offer refused: %s", problem)
+        log.info("offer refused: %s", type(problem).__name__)
         if participant is not None:
             await room.leave(participant)
         else:
-            await pc.close()
+            await close_quietly(pc)
             if not room.participants:
                 state.rooms.discard(room)
+        state.peer_connections.discard(pc)
         return error(400, f"could not negotiate: {problem}")
     return JSONResponse({"sdp": pc.localDescription.sdp, "type": pc.localDescription.type,
-                         "participant": participant.id, "room": room_name})
+                         "participant": participant.id, "room": room_name,
+                         "name": name, "speak": participant.can_speak})
 
 
 async def metrics(request: Request) -> Response:
@@ -199,7 +287,8 @@ async def metrics(request: Request) -> Response:
     families = prometheus.families(
         rooms=len(rooms), participants=sum(len(room.participants) for room in rooms),
         loop_lag=state.metrics.loop_lag.quantiles(), process=prometheus.ProcessStats.read(),
-        counters=state.metrics.totals())
+        counters=state.metrics.totals(), peer_connections=len(state.peer_connections),
+        refused=state.metrics.refused)
     return Response(prometheus.exposition(families), media_type=prometheus.CONTENT_TYPE)
 
 
@@ -208,6 +297,11 @@ async def transcript(request: Request) -> Response:
     room_name = request.path_params["room"]
     if not ROOM_NAME.match(room_name):
         return error(400, "invalid room name")
+    try:
+        check_token(request, state, room_name)
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
     if state.store is None:
         return error(404, "transcripts are disabled on this server")
     fmt = request.query_params.get("format", "vtt")

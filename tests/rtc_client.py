@@ -61,6 +61,7 @@ class Client:
     mix: list[Received] = field(default_factory=list)
     interpretation: list[Received] = field(default_factory=list)
     participant: str = ""
+    token: str | None = None  # a join token, sent as the page does (Authorization: Bearer)
 
     def __post_init__(self) -> None:
         self.pc = RTCPeerConnection()
@@ -83,8 +84,9 @@ class Client:
         await pc.setLocalDescription(await pc.createOffer())
         body = {"sdp": pc.localDescription.sdp, "type": "offer", "name": self.name,
                 "speak": self.speak, "listen": self.listen}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         status, answer = await asyncio.to_thread(
-            post_json, f"{self.base_url}/api/rooms/{self.room}/offer", body)
+            post_json, f"{self.base_url}/api/rooms/{self.room}/offer", body, headers)
         assert status == 200, answer
         self.participant = answer["participant"]
         self.answer_sdp = answer["sdp"]
@@ -129,9 +131,11 @@ async def record(track, sink: list[Received]) -> None:
         sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
 
 
-def post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def post_json(url: str, body: Any, headers: dict[str, str] | None = None
+              ) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

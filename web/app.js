@@ -2,7 +2,7 @@
 
 import { audioContext, openMicrophone, LevelMeter, Mixer } from "./audio.js";
 import { applyCaption, CaptionView } from "./captions.js";
-import { RoomConnection } from "./connection.js";
+import { authorization, RoomConnection } from "./connection.js";
 import { PeopleView } from "./people.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +21,9 @@ const state = {
   participants: [], speaking: {}, captions: {}, order: [], ducking: false, muted: false,
 };
 
-const session = { connection: null, mixer: null, mic: null, micMeter: null, speech: new Map() };
+const session = {
+  connection: null, mixer: null, mic: null, micMeter: null, speech: new Map(), invitation: null,
+};
 let languages = { speak: [], listen: [] };
 
 const captionView = new CaptionView({
@@ -178,6 +180,62 @@ function readLandingForm() {
   return { room, name, speak: $("speak").value || "auto", listen: $("listen").value };
 }
 
+// --- invitations -------------------------------------------------------------------
+
+/**
+ * The join token of an invitation link (`#token=...`: a fragment never reaches a server or a
+ * Referer) and what its payload says. The server checks the signature; the page only reads
+ * the room, the name and whether we may speak, to fill the form.
+ */
+function readInvitation() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (!token) return null;
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const padded = part + "=".repeat((4 - (part.length % 4)) % 4);
+    const bytes = Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return {
+      token, room: String(claims.room || ""), name: String(claims.name || ""),
+      speak: claims.speak !== false,
+    };
+  } catch {
+    return { token, room: "", name: "", speak: true }; // the server will say what is wrong
+  }
+}
+
+function applyInvitation(invitation) {
+  if (!invitation) return;
+  if (invitation.room) Object.assign($("room"), { value: invitation.room, readOnly: true });
+  if (invitation.name) Object.assign($("name"), { value: invitation.name, readOnly: true });
+  // An invitation is personal: copying this page's address would hand out our token.
+  $("copy-invite").hidden = true;
+  if (!invitation.speak) {
+    $("mic-test").hidden = true;
+    $("mic-hint").textContent = "You are invited to listen: your microphone is not used.";
+  }
+}
+
+function listenOnly() {
+  return Boolean(session.invitation && !session.invitation.speak);
+}
+
+async function downloadTranscript(event) {
+  if (!session.invitation) return; // open rooms: the link downloads by itself
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const response = await fetch(link.href, { headers: authorization(session.invitation.token) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    const save = Object.assign(document.createElement("a"), { href: url, download: link.download });
+    save.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) {
+    toast(`Could not download the transcript (${err.message}).`, "error");
+  }
+}
+
 // --- joining and leaving -----------------------------------------------------------
 
 async function join(event) {
@@ -199,7 +257,7 @@ async function join(event) {
   button.disabled = true;
   button.textContent = "Joining…";
   try {
-    const stream = await ensureMicrophone();
+    const stream = listenOnly() ? null : await ensureMicrophone();
     stopMicTest();
     const connection = new RoomConnection({
       onMessage: handleMessage, onState: setConnectionState, onRtt: setRtt, onOpen: announcePreferences,
@@ -207,7 +265,8 @@ async function join(event) {
     session.connection = connection;
     const answer = await connection.join({
       room: form.room, name: form.name, speak: form.speak, listen: form.listen,
-      micTrack: stream.getAudioTracks()[0],
+      micTrack: stream ? stream.getAudioTracks()[0] : null,
+      token: session.invitation ? session.invitation.token : null,
     });
     state.participant = answer.participant || null;
     state.room = answer.room || form.room;
@@ -228,10 +287,13 @@ function enterRoom(stream) {
   mixer.attach("interpretation", tracks.interpretation);
   mixer.setBalance(Number($("balance").value) / 100);
   session.mixer = mixer;
-  session.micMeter = new LevelMeter(stream, (level) => {
-    $("mic-level").style.setProperty("--level", level.toFixed(3));
-  });
-  setMuted(false);
+  if (stream) {
+    session.micMeter = new LevelMeter(stream, (level) => {
+      $("mic-level").style.setProperty("--level", level.toFixed(3));
+    });
+    setMuted(false);
+  }
+  $("mute").hidden = !stream;
 
   const url = new URL(location.href);
   url.searchParams.set("room", state.room);
@@ -464,6 +526,11 @@ function init() {
   const params = new URLSearchParams(location.search);
   $("room").value = params.get("room") || readableRoomName();
   $("name").value = prefs.get("name", "");
+  session.invitation = readInvitation();
+  applyInvitation(session.invitation);
+  for (const format of ["vtt", "srt", "txt"]) {
+    $(`download-${format}`).addEventListener("click", downloadTranscript);
+  }
   $("join-form").addEventListener("submit", join);
   $("mic-test").addEventListener("click", toggleMicTest);
 

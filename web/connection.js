@@ -4,6 +4,11 @@
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 const PING_INTERVAL_MS = 5000;
 
+/** The header that carries a join token, if there is one. */
+export function authorization(token) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 export class RoomConnection {
   /**
    * handlers: onMessage(msg), onState(state), onRtt(ms), onOpen()
@@ -17,12 +22,13 @@ export class RoomConnection {
   }
 
   /** Connects and resolves with the server's answer fields ({participant, room}). */
-  async join({ room, name, speak, listen, micTrack }) {
+  async join({ room, name, speak, listen, micTrack, token }) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
     // Order matters: transceiver 0 carries the mic up and the original mix down,
     // transceiver 1 the interpretation, then the data channel.
-    pc.addTransceiver(micTrack, { direction: "sendrecv" });
+    // A listen-only invitation sends no microphone: the first transceiver only receives.
+    pc.addTransceiver(micTrack || "audio", { direction: micTrack ? "sendrecv" : "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
     this.channel = pc.createDataChannel("captions", { ordered: true });
     this.wireChannel(this.channel);
@@ -36,7 +42,7 @@ export class RoomConnection {
 
     const response = await fetch(`/api/rooms/${encodeURIComponent(room)}/offer`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", ...authorization(token) },
       body: JSON.stringify({
         sdp: pc.localDescription.sdp, type: pc.localDescription.type, name, speak, listen,
       }),

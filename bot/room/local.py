@@ -27,6 +27,7 @@ from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.room.participant import Participant
 from bot.rtc.inbound import drain
+from bot.rtc.peer import close_quietly
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
 from bot.store import TranscriptStore
 
@@ -52,11 +53,13 @@ class LocalRoom:
     # -- joining and leaving --------------------------------------------------------------
 
     async def join(self, pc: RTCPeerConnection, name: str, speak: str,
-                   listen: str) -> Participant:
-        """Attach a participant to a peer connection whose remote offer is already set."""
+                   listen: str, can_speak: bool = True) -> Participant:
+        """Attach a participant to a peer connection whose remote offer is already set.
+        A participant who may not speak (a listen-only token) has no pipeline, and their
+        microphone is drained but never mixed or recognised."""
         pid = f"p{next(self._ids)}"
         participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(encoded=True),
-                                  PcmTrack(encoded=True))
+                                  PcmTrack(encoded=True), can_speak=can_speak)
         participant.interpretation.on_state = lambda playing: participant.send(
             {"type": "speech", "lang": participant.listen,
              "state": "start" if playing else "stop"})
@@ -73,14 +76,15 @@ class LocalRoom:
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(participant)
 
-        speaker = Speaker(pid, name)
-        options = PipelineOptions(
-            recognizer=RecognizerOptions(language=None if speak == "auto" else speak),
-            interpreter=InterpreterOptions(targets=self._targets(extra=listen)))
-        participant.pipeline = SpeakerPipeline(speaker, self.engines, options,
-                                               clock=self._clock)
-        await participant.pipeline.__aenter__()
-        participant.tasks.append(asyncio.create_task(self._outbound(participant)))
+        if can_speak:
+            speaker = Speaker(pid, name)
+            options = PipelineOptions(
+                recognizer=RecognizerOptions(language=None if speak == "auto" else speak),
+                interpreter=InterpreterOptions(targets=self._targets(extra=listen)))
+            participant.pipeline = SpeakerPipeline(speaker, self.engines, options,
+                                                   clock=self._clock)
+            await participant.pipeline.__aenter__()
+            participant.tasks.append(asyncio.create_task(self._outbound(participant)))
         # The remote tracks exist since setRemoteDescription (their "track" events are
         # already past): drain every one, even the silent recvonly one.
         for transceiver in pc.getTransceivers():
@@ -110,7 +114,7 @@ class LocalRoom:
             await participant.pipeline.__aexit__(None, None, None)
         participant.mix.stop()
         participant.interpretation.stop()
-        await participant.pc.close()
+        await close_quietly(participant.pc)
         log.info("room %s: %s left (%d in room)", self.name, participant.id,
                  len(self.participants))
         if self.participants:
@@ -127,7 +131,9 @@ class LocalRoom:
 
     async def _inbound(self, participant: Participant, track: MediaStreamTrack) -> None:
         pipeline = participant.pipeline
-        assert pipeline is not None
+        if pipeline is None:  # listen-only: drain (an unread track queues forever), ignore
+            await drain(track, lambda mono, rate, speech: None)
+            return
         # Recognition gets 100 ms at a time, not 20 ms: five times fewer wake-ups and VAD
         # calls per participant, for at most 80 ms more latency in a 0.4 s endpointing.
         pending: list[np.ndarray] = []

@@ -29,6 +29,7 @@ class Participant:
     mix: MixMinusTrack
     interpretation: PcmTrack
     source_captions: bool = False
+    can_speak: bool = True  # False: a listen-only token; their microphone is never used
     channel: RTCDataChannel | None = None
     pipeline: SpeakerPipeline | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -54,4 +55,5 @@ class Participant:
         return True
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "speak": self.speak, "listen": self.listen}
+        return {"id": self.id, "name": self.name, "speak": self.speak, "listen": self.listen,
+                "listen_only": not self.can_speak}
