@@ -206,7 +206,7 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from bot.server import create_app
+    from bot.server import GracefulServer, create_app
 
     logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
@@ -227,6 +227,7 @@ def serve(args: argparse.Namespace) -> int:
     else:
         print("interpres: join tokens required (`interpres token` mints them)",
               file=sys.stderr)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning",
-                lifespan="on")
+    config = uvicorn.Config(create_app(), host=args.host, port=args.port, log_level="warning",
+                            lifespan="on")
+    GracefulServer(config).run()
     return 0

@@ -12,12 +12,15 @@ import json
 import logging
 import math
 import re
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +32,7 @@ from bot import languages
 from bot import metrics as prometheus
 from bot.auth import AuthError, Grant, TokenAuthority, bearer
 from bot.config import Config
+from bot.events import Notice
 from bot.limits import RateLimiter
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
@@ -324,6 +328,59 @@ async def purge_periodically(store: TranscriptStore, every: float = 3600.0) -> N
         if removed:
             log.info("removed %d transcript lines past retention", removed)
         await asyncio.sleep(every)
+
+
+DRAIN_SECONDS = 10.0
+
+
+async def drain(state: State) -> None:
+    """Stop taking joins (503), tell everyone, close every peer connection."""
+    state.draining = True
+    rooms = list(state.rooms.rooms.values())
+    notice = Notice("warning", "server-stopping",
+                    "The server is shutting down: captions and interpretation stop now.")
+    for room in rooms:
+        for participant in list(room.participants.values()):
+            participant.send(notice.to_wire())
+    if rooms:
+        await asyncio.sleep(0.5)  # let the notices leave before the channels close
+    await state.rooms.close()
+    log.info("drained: %d room(s) closed", len(rooms))
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, draining the rooms on SIGTERM before it stops, and exiting 0 for it.
+
+    uvicorn itself would stop accepting connections at once (a joining browser sees a
+    connection error, not a 503), drop peers without a word, and re-raise the signal after
+    shutting down, so the exit status would say "killed".
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self._draining or self._loop is None:
+            super().handle_exit(sig, frame)  # Ctrl-C, or a second SIGTERM: uvicorn's way
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain()))
+
+    async def _drain(self) -> None:
+        app = self.config.app
+        state: State | None = getattr(getattr(app, "state", None), "interpres", None)
+        if state is not None:
+            try:
+                await asyncio.wait_for(drain(state), DRAIN_SECONDS)
+            except Exception:  # the server must still stop
+                log.exception("drain failed")
+        self.should_exit = True
 
 
 def create_app(config: Config | None = None, engines: Engines | None = None,

@@ -62,6 +62,7 @@ class Client:
     interpretation: list[Received] = field(default_factory=list)
     participant: str = ""
     token: str | None = None  # a join token, sent as the page does (Authorization: Bearer)
+    answer_heartbeats: bool = True
 
     def __post_init__(self) -> None:
         self.pc = RTCPeerConnection()
@@ -72,8 +73,7 @@ class Client:
         pc.addTransceiver(self.mic, direction="sendrecv")
         pc.addTransceiver("audio", direction="recvonly")
         self.channel = pc.createDataChannel("captions")
-        self.channel.on("message", lambda raw: self.messages.append(
-            (time.monotonic(), json.loads(raw))))
+        self.channel.on("message", self._on_message)
 
         @pc.on("track")
         def on_track(track) -> None:
@@ -91,6 +91,12 @@ class Client:
         self.participant = answer["participant"]
         self.answer_sdp = answer["sdp"]
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    def _on_message(self, raw: str) -> None:
+        message = json.loads(raw)
+        self.messages.append((time.monotonic(), message))
+        if message.get("type") == "heartbeat" and self.answer_heartbeats:
+            self.send({"type": "heartbeat"})  # as the page does
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(json.dumps(message))

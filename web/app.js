@@ -294,6 +294,7 @@ function enterRoom(stream) {
     setMuted(false);
   }
   $("mute").hidden = !stream;
+  $("privacy-section").hidden = !stream; // listening only: nothing of ours to transcribe
 
   const url = new URL(location.href);
   url.searchParams.set("room", state.room);
@@ -354,6 +355,7 @@ async function rejoin() {
 function announcePreferences() {
   send({ type: "listen", lang: state.listen, source: state.showOriginal });
   send({ type: "speak", lang: state.speak });
+  if (!state.transcribe) send({ type: "transcribe", enabled: false });
 }
 
 function send(message) {
@@ -379,7 +381,15 @@ function handleMessage(message) {
     case "speech":
       if (message.lang === state.listen) trackSpeech(message.segment || "", message.state === "start");
       break;
+    case "heartbeat":
+      send({ type: "heartbeat" }); // the server takes a silent peer for a closed browser
+      break;
     case "notice":
+      if (message.code === "transcribed") {
+        $("privacy-notice").textContent = String(message.text || "");
+        $("privacy-notice").hidden = false;
+        break;
+      }
       toast(String(message.text || message.code || ""), message.level);
       break;
     default:
@@ -457,6 +467,12 @@ function setShowOriginal(show) {
   prefs.set("showOriginal", show ? "1" : "0");
   send({ type: "listen", lang: state.listen, source: show });
   captionView.renderAll();
+}
+
+function setTranscribe(enabled) {
+  state.transcribe = enabled;
+  prefs.set("transcribe", enabled ? "1" : "0");
+  send({ type: "transcribe", enabled });
 }
 
 function setMuted(muted) {
@@ -539,6 +555,9 @@ function init() {
   state.showOriginal = prefs.get("showOriginal", "0") === "1";
   $("show-original").checked = state.showOriginal;
   $("show-original").addEventListener("change", (e) => setShowOriginal(e.target.checked));
+  state.transcribe = prefs.get("transcribe", "1") === "1";
+  $("transcribe-me").checked = state.transcribe;
+  $("transcribe-me").addEventListener("change", (e) => setTranscribe(e.target.checked));
 
   const balance = $("balance");
   balance.value = prefs.get("balance", balance.value);

@@ -15,6 +15,7 @@ export class PeopleView {
       .map((p) => ({
         id: String(p.id), name: String(p.name || ""), speak: String(p.speak || ""),
         listen: String(p.listen || ""), you: Boolean(p.you),
+        listenOnly: p.listen_only === true, transcribed: p.transcribed !== false,
       }));
     const me = this.state.participants.find((p) => p.you);
     if (me) this.state.participant = me.id;
@@ -42,8 +43,10 @@ export class PeopleView {
     const item = this.baseItem(person);
     const details = document.createElement("span");
     details.className = "person-langs";
-    const speaks = person.speak === "auto" || !person.speak
+    let speaks = person.speak === "auto" || !person.speak
       ? "Auto-detect" : this.languageName(person.speak);
+    if (person.listenOnly) speaks = "Listening only";
+    else if (!person.transcribed) speaks = "Not transcribed";
     details.textContent = `${speaks} → ${this.languageName(person.listen)}`;
     details.title = `Speaks: ${speaks}. Hears: ${this.languageName(person.listen)}.`;
     item.append(details);

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from bot.events import Activity, Caption, Event, Notice, Speaker, SpeechAudio
+from bot.limits import RateLimiter
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
@@ -34,6 +36,15 @@ from bot.store import TranscriptStore
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 64 * 1024
 PUSH_SAMPLES = 1600  # 100 ms at 16 kHz
+# Application heartbeat: the server sends one every HEARTBEAT_EVERY seconds and the page
+# answers; a peer silent for HEARTBEAT_TIMEOUT is gone (a killed browser sends no goodbye,
+# and ICE consent checks would take 30 s to notice). A joining peer gets CONNECT_GRACE more.
+HEARTBEAT_EVERY = 3.0
+HEARTBEAT_TIMEOUT = 8.0
+CONNECT_GRACE = 10.0
+# Data-channel messages one peer may send: a page sends a few a minute.
+MESSAGES_PER_MINUTE = 600
+MESSAGE_BURST = 30
 
 
 class LocalRoom:
@@ -49,6 +60,8 @@ class LocalRoom:
         self.participants: dict[str, Participant] = {}
         self._ids = itertools.count(1)
         self._clock = wall_clock()
+        self._messages = RateLimiter(MESSAGES_PER_MINUTE, MESSAGE_BURST)
+        self._watchdog: asyncio.Task[None] | None = None
 
     # -- joining and leaving --------------------------------------------------------------
 
@@ -59,7 +72,8 @@ class LocalRoom:
         microphone is drained but never mixed or recognised."""
         pid = f"p{next(self._ids)}"
         participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(encoded=True),
-                                  PcmTrack(encoded=True), can_speak=can_speak)
+                                  PcmTrack(encoded=True), can_speak=can_speak,
+                                  last_seen=time.monotonic() + CONNECT_GRACE)
         participant.interpretation.on_state = lambda playing: participant.send(
             {"type": "speech", "lang": participant.listen,
              "state": "start" if playing else "stop"})
@@ -93,6 +107,8 @@ class LocalRoom:
                 participant.tasks.append(
                     asyncio.create_task(self._inbound(participant, track)))
         self.participants[pid] = participant
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch_heartbeats())
         self._retarget()
         log.info("room %s: %s joined (%d in room)", self.name, pid, len(self.participants))
         return participant
@@ -126,6 +142,25 @@ class LocalRoom:
     async def close(self) -> None:
         for participant in list(self.participants.values()):
             await self.leave(participant)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    async def _watch_heartbeats(self) -> None:
+        """Send heartbeats; whoever stopped answering has gone: release what they held."""
+        while self.participants:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for participant in list(self.participants.values()):
+                if now - participant.last_seen > HEARTBEAT_TIMEOUT:
+                    log.info("room %s: %s silent for %.0f s, gone", self.name, participant.id,
+                             now - participant.last_seen)
+                    try:
+                        await self.leave(participant)
+                    except Exception:  # the watchdog must outlive any one participant
+                        log.exception("releasing %s failed", participant.id)
+                elif (now - participant.heartbeat_sent >= HEARTBEAT_EVERY
+                      and participant.send({"type": "heartbeat"})):
+                    participant.heartbeat_sent = now
 
     # -- media ----------------------------------------------------------------------------
 
@@ -134,6 +169,7 @@ class LocalRoom:
         if pipeline is None:  # listen-only: drain (an unread track queues forever), ignore
             await drain(track, lambda mono, rate, speech: None)
             return
+        silence = np.zeros(PUSH_SAMPLES, np.float32)
         # Recognition gets 100 ms at a time, not 20 ms: five times fewer wake-ups and VAD
         # calls per participant, for at most 80 ms more latency in a 0.4 s endpointing.
         pending: list[np.ndarray] = []
@@ -151,6 +187,11 @@ class LocalRoom:
                 chunk = np.concatenate(pending)
                 pending.clear()
                 pending_samples = 0
+                if not participant.transcribe:
+                    # Opted out: the pipeline hears digital silence of the same length (its
+                    # clock stays true; an utterance in progress ends), never their voice.
+                    chunk = silence[:len(chunk)] if len(chunk) <= len(silence) else \
+                        np.zeros(len(chunk), np.float32)
                 await pipeline.push(chunk)
 
         await drain(track, on_audio)
@@ -205,27 +246,73 @@ class LocalRoom:
 
         @channel.on("open")
         def on_open() -> None:
-            self._broadcast_participants()
+            self._welcome(participant)
 
         @channel.on("message")
         def on_message(message: Any) -> None:
             self._handle_message(participant, message)
 
         if channel.readyState == "open":
-            self._broadcast_participants()
+            self._welcome(participant)
+
+    def _welcome(self, participant: Participant) -> None:
+        participant.send(self._privacy_notice())
+        self._broadcast_participants()
+
+    def _privacy_notice(self) -> dict[str, Any]:
+        store = self.store
+        if store is None:
+            kept = "Nothing is stored."
+        elif store.in_memory:
+            kept = "Captions are kept in this server's memory until it stops."
+        elif store.retention_days:
+            kept = f"Captions are stored on this server for {store.retention_days:g} days."
+        else:
+            kept = "Captions are stored on this server until its operator deletes them."
+        return Notice("info", "transcribed",
+                      "This room is transcribed and translated by Interpres. " + kept +
+                      " To opt out, turn off \u201cTranscribe my speech\u201d in Settings: "
+                      "the others still hear you.").to_wire()
 
     def _handle_message(self, participant: Participant, raw: Any) -> None:
-        if isinstance(raw, bytes) or len(raw) > MAX_MESSAGE:
+        now = time.monotonic()
+        participant.last_seen = now
+        participant.received_messages += 1
+        if self._messages.acquire(participant.id, now):
+            participant.ignored_messages += 1
+            if now - participant.flood_noticed > 5.0:
+                participant.flood_noticed = now
+                participant.send(Notice("warning", "rate-limited",
+                                        "too many messages: some were ignored").to_wire())
+            return
+        if len(raw) > MAX_MESSAGE:
+            log.info("room %s: %s sent a %d-byte message: channel closed", self.name,
+                     participant.id, len(raw))
+            participant.send(Notice("error", "message-too-large",
+                                    "messages must be under 64 KiB: captions stopped; "
+                                    "rejoin to get them back").to_wire())
+            if participant.channel is not None:
+                participant.channel.close()
+            return
+        if isinstance(raw, bytes):
             participant.send(Notice("warning", "bad-message",
-                                    "messages must be JSON text under 64 KiB").to_wire())
+                                    "messages must be JSON text").to_wire())
             return
         try:
             message = json.loads(raw)
             kind = message.get("type") if isinstance(message, dict) else None
         except ValueError:
             kind, message = None, {}
-        if kind == "ping":
+        if kind == "heartbeat":
+            pass  # last_seen is refreshed by any message
+        elif kind == "ping":
             participant.send({"type": "pong", "t": message.get("t")})
+        elif kind == "transcribe" and isinstance(message.get("enabled"), bool):
+            if message["enabled"] != participant.transcribe:
+                participant.transcribe = message["enabled"]
+                log.info("room %s: %s turned transcription %s", self.name, participant.id,
+                         "on" if participant.transcribe else "off")
+                self._broadcast_participants()
         elif kind == "listen" and message.get("lang") in self.listen_languages:
             if message["lang"] != participant.listen:
                 participant.interpretation.clear()
@@ -244,8 +331,8 @@ class LocalRoom:
         else:
             participant.send(Notice(
                 "warning", "bad-message",
-                f"refused message {str(kind or raw)[:40]!r}: expected listen, speak or ping "
-                "with a known language").to_wire())
+                f"refused message {str(kind or raw)[:40]!r}: expected listen, speak, "
+                "transcribe, ping or heartbeat").to_wire())
 
     def _broadcast(self, message: dict[str, Any]) -> None:
         for p in list(self.participants.values()):

@@ -30,6 +30,12 @@ class Participant:
     interpretation: PcmTrack
     source_captions: bool = False
     can_speak: bool = True  # False: a listen-only token; their microphone is never used
+    transcribe: bool = True  # False: opted out; others hear them, nothing recognises them
+    last_seen: float = 0.0  # monotonic time of their last data-channel message
+    heartbeat_sent: float = 0.0
+    received_messages: int = 0
+    ignored_messages: int = 0  # over the message rate limit
+    flood_noticed: float = 0.0
     channel: RTCDataChannel | None = None
     pipeline: SpeakerPipeline | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -56,4 +62,8 @@ class Participant:
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "speak": self.speak, "listen": self.listen,
-                "listen_only": not self.can_speak}
+                "listen_only": not self.can_speak, "transcribed": self.transcribed}
+
+    @property
+    def transcribed(self) -> bool:
+        return self.can_speak and self.transcribe

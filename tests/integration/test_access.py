@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import statistics
 import time
 from dataclasses import replace
@@ -183,3 +184,65 @@ def test_origins_rates_and_caps(engines):
             await first.close()
 
     asyncio.run(main())
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_logs_of_a_full_session_hold_no_transcripts_tokens_or_sdp(engines):
+    """Everything logged at INFO or above, from every library, during a session with a
+    token, a speaker, translation, a refused offer and the end of the room."""
+    authority = TokenAuthority(SECRET)
+    collect = Collect()
+    collect.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(collect)
+    root.setLevel(logging.INFO)
+    tokens = [authority.mint("a", "Ana"), authority.mint("a", "Bob")]
+    seen: dict[str, str] = {}
+
+    async def main() -> None:
+        app = create_app(secured(), engines=engines)
+        async with running_server(app) as url:
+            ana = Client(url, "a", "Ana", "es", "es",
+                         mic=ClipTrack(voice("es_leopard"), 1.0), token=tokens[0])
+            bob = Client(url, "a", "Bob", "en", "en", token=tokens[1])
+            await bob.join()
+            await ana.join()
+            caption = await bob.wait_for(lambda m: m.get("type") == "caption" and m["final"]
+                                         and m["lang"] == "en" and m["text"], timeout=40)
+            seen["caption"] = caption["text"]
+            seen["offer"] = ana.pc.localDescription.sdp
+            seen["answer"] = ana.answer_sdp
+            bad = await browser_like_offer()
+            bad["sdp"] = bad["sdp"].replace("a=fingerprint", "a=fingerprint:sha-256 XX\r\na=x")
+            status, _ = await asyncio.to_thread(
+                post_json, f"{url}/api/rooms/a/offer", bad,
+                {"Authorization": f"Bearer {tokens[0]}"})
+            assert status == 400
+            await ana.close()
+            await bob.close()
+            await asyncio.sleep(1)
+
+    try:
+        asyncio.run(main())
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(previous)
+    log = "\n".join(collect.lines)
+    assert "joined" in log and "left" in log  # the scan saw the session
+    secrets_ = [*tokens, *(t.split(".")[2] for t in tokens)]
+    for sdp in (seen["offer"], seen["answer"]):
+        secrets_ += [line.split(":", 1)[1] for line in sdp.splitlines()
+                     if line.startswith(("a=ice-pwd:", "a=fingerprint:"))]
+    words = [w for w in seen["caption"].split() if len(w) > 4]
+    assert words, seen["caption"]
+    for secret in secrets_ + words + ["a=ice-pwd", "a=fingerprint", "v=0\r\n"]:
+        assert secret not in log, f"{secret[:20]!r} was logged"

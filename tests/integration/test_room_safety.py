@@ -1,0 +1,159 @@
+"""The room against misbehaving peers: vanished browsers, floods, oversized messages; and
+its privacy promises: everyone is told, and whoever opts out is heard but never recognised."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from bot.audio_io import read_audio
+from bot.server import create_app
+from bot.store import TranscriptStore
+from bot.tts.resample import to_int16_48k
+from tests.clips import clip
+from tests.conftest import loopback_config
+from tests.rtc_client import Client, ClipTrack, energy_after
+from tests.server_runner import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def voice(prefix: str) -> np.ndarray:
+    return to_int16_48k(read_audio(clip(prefix).path), 16000)
+
+
+async def wait_open(*clients: Client) -> None:
+    deadline = time.monotonic() + 15
+    while any(c.channel.readyState != "open" for c in clients):
+        assert time.monotonic() < deadline, "data channel did not open"
+        await asyncio.sleep(0.05)
+
+
+def vanish(client: Client) -> None:
+    """What a killed browser does: stop answering and sending, without any goodbye (no
+    DTLS close_notify, no SCTP abort): close its ICE sockets under aiortc."""
+    client.answer_heartbeats = False
+    for transceiver in client.pc.getTransceivers():
+        transport = transceiver.sender.transport
+        if transport is None:
+            continue
+        for protocol in transport.transport._connection._protocols:
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+
+def test_a_vanished_peer_is_released_within_ten_seconds(engines):
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            stays = Client(url, "r", "Stays", "auto", "en")
+            goes = Client(url, "r", "Goes", "auto", "fr")
+            await stays.join()
+            await goes.join()
+            await wait_open(stays, goes)
+            room = app.state.interpres.rooms.rooms["r"]
+            await asyncio.sleep(7)  # heartbeats answered: both stay past the timeout
+            assert len(room.participants) == 2
+            vanished_at = time.monotonic()
+            vanish(goes)
+            while len(room.participants) == 2:
+                await asyncio.sleep(0.1)
+                assert time.monotonic() - vanished_at < 10.0, "not released in 10 s"
+            detected = time.monotonic() - vanished_at
+            assert list(room.participants.values())[0].name == "Stays"
+            # Its peer connection is closed and the others were told.
+            await asyncio.sleep(0.5)
+            assert len(app.state.interpres.peer_connections) == 1
+            people = [m for _, m in stays.messages if m.get("type") == "participants"][-1]
+            assert [p["name"] for p in people["participants"]] == ["Stays"]
+            print(f"vanished peer released after {detected:.1f} s")
+            await stays.close()
+            await goes.close()
+
+    asyncio.run(main())
+
+
+def test_floods_and_oversized_messages_hurt_only_their_sender(engines):
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            ana = Client(url, "r", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 1.0))
+            bob = Client(url, "r", "Bob", "en", "en")
+            flood = Client(url, "r", "Flood", "auto", "en")
+            big = Client(url, "r", "Big", "auto", "en")
+            for client in (bob, flood, big, ana):
+                await client.join()
+            await wait_open(bob, flood, big, ana)
+            room = app.state.interpres.rooms.rooms["r"]
+            flooder = next(p for p in room.participants.values() if p.name == "Flood")
+            # As many messages as this client can push for 4 s while Ana speaks.
+            sent, started = 0, time.monotonic()
+            while time.monotonic() - started < 4.0:
+                for _ in range(200):
+                    flood.send({"type": "listen", "lang": "en"})
+                sent += 200
+                await asyncio.sleep(0.01)
+            big.send({"type": "listen", "lang": "en", "pad": "x" * (70 * 1024)})
+            caption = await bob.wait_for(
+                lambda m: m.get("type") == "caption" and m["final"] and m["lang"] == "en"
+                and m["text"], timeout=40)
+            assert "sands" in caption["text"].lower()
+            await asyncio.sleep(1.0)
+            # The flooder was limited (and told); what got through stayed within the budget,
+            # while Bob's caption above arrived as usual.
+            received, ignored = flooder.received_messages, flooder.ignored_messages
+            assert received > 1000 and ignored > received * 0.9, (sent, received, ignored)
+            assert received - ignored <= 30 + 10 * (time.monotonic() - started) + 1
+            assert any(m.get("code") == "rate-limited" for _, m in flood.messages)
+            # The oversized message closed that peer's channel, and only that one.
+            assert any(m.get("code") == "message-too-large" for _, m in big.messages)
+            assert big.channel.readyState in ("closing", "closed")
+            assert bob.channel.readyState == "open" and flood.channel.readyState == "open"
+            print(f"flood: {sent} queued in 4 s, {received} received by the server, "
+                  f"{ignored} ignored")
+            for client in (ana, bob, flood, big):
+                await client.close()
+
+    asyncio.run(main())
+
+
+def test_everyone_is_told_and_an_opted_out_speaker_is_heard_not_recognised(engines, tmp_path):
+    store = TranscriptStore(tmp_path / "t.sqlite3", retention_days=7)
+
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines, store=store)
+        async with running_server(app) as url:
+            bob = Client(url, "r", "Bob", "en", "en")
+            await bob.join()
+            await wait_open(bob)
+            notice = await bob.wait_for(lambda m: m.get("code") == "transcribed", timeout=5)
+            assert "7 days" in notice["text"] and "opt out" in notice["text"]
+            ana = Client(url, "r", "Ana", "en", "en",
+                         mic=ClipTrack(voice("en_whisper_jfk")[: 48000 * 6], 2.0))
+            await ana.join()
+            await wait_open(ana)
+            ana.send({"type": "transcribe", "enabled": False})
+            # The late joiner is told too.
+            await ana.wait_for(lambda m: m.get("code") == "transcribed", timeout=5)
+            await bob.wait_for(lambda m: m.get("type") == "participants" and any(
+                p["name"] == "Ana" and p["transcribed"] is False
+                for p in m["participants"]), timeout=5)
+            await asyncio.sleep(11)
+            assert energy_after(bob.mix, 0.0) > 3.0  # Bob hears Ana
+            assert not bob.captions() and not ana.captions()  # nobody reads her
+            assert store.languages("r") == []  # nothing stored
+            # Opting back in works from the next words on.
+            ana.send({"type": "transcribe", "enabled": True})
+            ana.mic.samples = voice("en_whisper_jfk")
+            ana.mic.position = 0
+            caption = await bob.wait_for(
+                lambda m: m.get("type") == "caption" and m["final"] and m["text"], timeout=40)
+            assert "americans" in caption["text"].lower() or "country" in caption["text"].lower()
+            for client in (ana, bob):
+                await client.close()
+
+    asyncio.run(main())
+    store.close()
