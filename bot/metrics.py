@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.mt.apertium import RESTARTS as ENGINE_RESTARTS
 from bot.room.participant import Participant
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,6 +28,7 @@ class Counters:
 
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stage_calls: dict[str, int] = field(default_factory=dict)
+    stage_failures: dict[str, int] = field(default_factory=dict)
     skipped_interims: int = 0
     dropped_input_seconds: float = 0.0
     dropped_speech_clips: int = 0
@@ -39,6 +41,8 @@ class Counters:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
         for stage, calls in other.stage_calls.items():
             self.stage_calls[stage] = self.stage_calls.get(stage, 0) + calls
+        for stage, failed in other.stage_failures.items():
+            self.stage_failures[stage] = self.stage_failures.get(stage, 0) + failed
         self.skipped_interims += other.skipped_interims
         self.dropped_input_seconds += other.dropped_input_seconds
         self.dropped_speech_clips += other.dropped_speech_clips
@@ -54,6 +58,7 @@ def participant_counters(participant: Participant) -> Counters:
     if pipeline is not None:
         counters.stage_seconds = dict(pipeline.times.seconds)
         counters.stage_calls = dict(pipeline.times.counts)
+        counters.stage_failures = dict(pipeline.times.failures)
         counters.skipped_interims = pipeline.times.skipped_interims
         counters.dropped_input_seconds = pipeline.dropped_input_seconds
         for track in pipeline.interpreter.tracks.values():
@@ -181,6 +186,12 @@ def families(rooms: int, participants: int, loop_lag: dict[float, float],
                "Compute seconds spent per pipeline stage.", by_stage(counters.stage_seconds)),
         Family("interpres_stage_calls_total", "counter", "Calls per pipeline stage.",
                by_stage(counters.stage_calls)),
+        Family("interpres_stage_failures_total", "counter",
+               "Pipeline stage calls that raised (that utterance lost that stage's output).",
+               by_stage(counters.stage_failures)),
+        Family("interpres_engine_restarts_total", "counter",
+               "Engine processes restarted after they died.",
+               tuple(({"engine": e}, n) for e, n in sorted(ENGINE_RESTARTS.items()))),
         Family("interpres_skipped_interim_decodes_total", "counter",
                "Interim decodes skipped because recognition was behind.",
                one(counters.skipped_interims)),

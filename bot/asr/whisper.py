@@ -26,6 +26,7 @@ from bot.events import Word
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # log-mel frames
 MAX_FRAMES = 3000  # Whisper's 30 s window
+WINDOW_STEP = 100  # encoder windows are whole seconds (even, as the convolution halves it)
 # faster-whisper's defaults for attaching punctuation to words.
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
@@ -123,9 +124,10 @@ class WhisperEngine:
     def _encode(self, audio: np.ndarray, margin_frames: int) -> tuple[ctranslate2.StorageView, int]:
         features = self._model.feature_extractor(audio)
         num_frames = min(features.shape[-1], MAX_FRAMES)
-        # An even window length: the encoder's convolution halves it.
-        window = min(MAX_FRAMES, num_frames + margin_frames)
-        window += window % 2
+        # The window is rounded up to whole WINDOW_STEP frames (1 s), so the encoder sees at
+        # most 30 shapes. With any even length, as before, CTranslate2's CPU backend kept
+        # memory per shape it had seen: a live room grew 35 MB a minute and never stopped.
+        window = min(MAX_FRAMES, -(-(num_frames + margin_frames) // WINDOW_STEP) * WINDOW_STEP)
         padded = np.zeros((features.shape[0], window), dtype=np.float32)
         padded[:, :num_frames] = features[:, :num_frames]
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None]))

@@ -62,6 +62,11 @@ def pipeline_commands(mode_file: Path) -> list[list[str]]:
     return [[argv[0], "-z", *argv[1:]] for argv in stages if argv]
 
 
+# Pipelines restarted after a stage died, by engine, for /metrics (process-wide, as the
+# processes are).
+RESTARTS: dict[str, int] = {}
+
+
 class ApertiumTranslator:
     """One Apertium pair. Its pipeline starts on first use and serves every later text.
 
@@ -94,6 +99,8 @@ class ApertiumTranslator:
             for attempt in (1, 2):
                 try:
                     if not self._running():
+                        if self._stages or attempt == 2:
+                            RESTARTS[self.engine] = RESTARTS.get(self.engine, 0) + 1
                         self._start()
                     reply = self._exchange(request)
                     # A stage that dies makes the ones after it flush a NUL at EOF: such

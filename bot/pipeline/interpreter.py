@@ -138,6 +138,7 @@ class Interpreter:
             return await self.workers.engine(self.router.translate, route, text)
         except Exception:
             log.exception("translation %s failed", route.engine)
+            self.times.fail(stage)
             return None
         finally:
             self.times.add(stage, time.perf_counter() - started)
@@ -156,6 +157,7 @@ class Interpreter:
             return transcript.text
         except Exception:
             log.exception("speech translation failed")
+            self.times.fail("asr_translate")
             return ""
         finally:
             self.times.add("asr_translate", time.perf_counter() - started)
@@ -186,6 +188,7 @@ class Interpreter:
                 samples = await self.workers.tts(self._synthesize, voice, caption.text, speed)
             except Exception as error:
                 log.exception("speech synthesis failed for %s", lang)
+                self.times.fail("tts")
                 self.emit(Notice("warning", "tts-failed", f"voice {voice.name} failed: {error}",
                                  emitted_at=self.clock()))
                 continue

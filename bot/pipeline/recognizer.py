@@ -103,11 +103,15 @@ class StageTimes:
 
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # calls that raised, by stage
     skipped_interims: int = 0
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
         self.counts[stage] = self.counts.get(stage, 0) + 1
+
+    def fail(self, stage: str) -> None:
+        self.failures[stage] = self.failures.get(stage, 0) + 1
 
 
 class AudioBuffer:
@@ -291,6 +295,7 @@ class Recognizer:
                 beam_size=plan.beam), engine)
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
+            self.times.fail("asr_interim")
             return []
         self._gather_language(utterance, transcript, final=False)
         lang = transcript.language
@@ -343,6 +348,7 @@ class Recognizer:
             transcript, _ = await self._final_decode(utterance, audio)
         except Exception:
             log.exception("pause decode failed for %s", self.speaker.id)
+            self.times.fail("asr_final")
             return False
         utterance.speculative = (end, transcript, transcript.language)
         text = transcript.text.rstrip()
@@ -384,6 +390,7 @@ class Recognizer:
                     log.debug("final of %s rejected: %s", self.speaker.id, reason)
             except Exception as error:
                 log.exception("final decode failed for %s", self.speaker.id)
+                self.times.fail("asr_final")
                 notices.append(Notice("warning", "asr-failed",
                                       f"recognition failed for one utterance: {error}",
                                       emitted_at=self.clock()))

@@ -157,3 +157,52 @@ def test_everyone_is_told_and_an_opted_out_speaker_is_heard_not_recognised(engin
 
     asyncio.run(main())
     store.close()
+
+
+def test_a_failing_voice_and_a_killed_apertium_cost_one_stage_not_the_room(engines,
+                                                                           monkeypatch):
+    import os
+    import signal
+    import urllib.request
+
+    from bot.metrics import parse
+
+    def broken(text, speed=1.0):
+        raise RuntimeError("voice exploded")
+
+    monkeypatch.setattr(engines.voices.voice_for("fr"), "synthesize", broken)
+    router = engines.router
+    route = router.route("es", "en")
+    translator = router._by_engine[route.hops[0]]
+    router.translate(route, "Hola.")  # the pipeline runs: kill it under the room
+    for pid in translator.pids:
+        os.kill(pid, signal.SIGKILL)
+
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            ana = Client(url, "r", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 1.0))
+            bob = Client(url, "r", "Bob", "en", "en")
+            carl = Client(url, "r", "Carl", "en", "fr")
+            for client in (bob, carl, ana):
+                await client.join()
+            english = await bob.wait_for(lambda m: m.get("type") == "caption" and m["final"]
+                                         and m["lang"] == "en" and m["text"], timeout=40)
+            french = await carl.wait_for(lambda m: m.get("type") == "caption" and m["final"]
+                                         and m["lang"] == "fr" and m["text"], timeout=10)
+            assert "sands" in english["text"].lower() and french["text"]
+            await asyncio.sleep(5)
+            assert energy_after(bob.interpretation, 0.0) > 0.8  # English voice fine
+            assert energy_after(carl.interpretation, 0.0) == 0.0  # the French one failed
+            assert any(m.get("code") == "tts-failed" for _, m in ana.messages)
+            def fetch() -> str:
+                with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+                    return response.read().decode()
+
+            metrics = parse(await asyncio.to_thread(fetch))
+            assert metrics['interpres_stage_failures_total{stage="tts"}'] >= 1
+            assert metrics[f'interpres_engine_restarts_total{{engine="{translator.engine}"}}'] >= 1
+            for client in (ana, bob, carl):
+                await client.close()
+
+    asyncio.run(main())
