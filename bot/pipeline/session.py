@@ -31,14 +31,24 @@ from bot.pipeline.recognizer import (
 
 log = logging.getLogger(__name__)
 _END = object()
+GAP_PIECE = RATE  # a gap reaches the recognizer as digital silence, a second at a time
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """Audio dropped to catch up with live: only its length is kept, so the timeline (t0,
+    t1) stays true and a long stall costs no memory."""
+
+    samples: int
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
     recognizer: RecognizerOptions = field(default_factory=RecognizerOptions)
     interpreter: InterpreterOptions = field(default_factory=InterpreterOptions)
-    # Input buffered beyond this many seconds is dropped, oldest first (jump to live).
-    max_input_seconds: float = 30.0
+    # When recognition falls this many seconds behind live audio, everything queued is
+    # dropped (jump to live): a caption that late helps nobody in a meeting.
+    max_input_seconds: float = 10.0
 
 
 class SpeakerPipeline:
@@ -55,6 +65,7 @@ class SpeakerPipeline:
             options = replace(options, recognizer=replace(options.recognizer, shed_load=False))
         self.options = options
         self.times = StageTimes()
+        self._dropped_noticed = -1e9
         # The audio clock reads the recognizer lazily, so it can be handed to it.
         self.clock = clock or self._audio_clock
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
@@ -100,22 +111,27 @@ class SpeakerPipeline:
         await self._input.put(chunk)
 
     def _drop_oldest_input(self) -> None:
-        # Replace the backlog with digital silence of the same length: the timeline (t0/t1)
-        # stays true, and silence costs the VAD almost nothing and the ASR nothing.
-        dropped, ended = 0, False
+        # Replace the backlog with a gap of the same length: the timeline stays true, and
+        # the recognizer passes digital silence for nearly nothing (no model runs on it).
+        dropped, gap, ended = 0, 0, False
         while not self._input.empty():
             item = self._input.get_nowait()
             if isinstance(item, np.ndarray):
                 dropped += len(item)
+            elif isinstance(item, _Gap):
+                gap += item.samples
             else:
                 ended = True
-        self._input.put_nowait(np.zeros(dropped, np.float32))
+        self._input.put_nowait(_Gap(dropped + gap))
         if ended:
             self._input.put_nowait(_END)
         self.dropped_input_seconds += dropped / RATE
-        self._emit(Notice("warning", "audio-dropped",
-                          f"fell {dropped / RATE:.1f} s behind live: skipped to live audio",
-                          emitted_at=self.clock()))
+        now = time.monotonic()
+        if now - self._dropped_noticed >= 10.0:  # a stall drops at every push: say it once
+            self._dropped_noticed = now
+            self._emit(Notice("warning", "audio-dropped",
+                              f"recognition fell {(dropped + gap) / RATE:.0f} s behind live: "
+                              "skipped to live audio", emitted_at=self.clock()))
 
     def set_targets(self, targets: tuple[str, ...]) -> None:
         """Change the languages captions are translated into (and spoken in), at once."""
@@ -142,12 +158,10 @@ class SpeakerPipeline:
                 if chunks[-1] is _END:
                     chunks.pop()
                     ended = True
-                audio = [c for c in chunks if isinstance(c, np.ndarray)]
-                if audio:
-                    data = np.concatenate(audio)
+                for data in self._pieces(chunks):
                     self._queued_samples -= len(data)
-                    backlog = len(data) / RATE
-                    for item in await self.recognizer.feed(data, backlog=backlog):
+                    for item in await self.recognizer.feed(
+                            data, backlog=self._queued_samples / RATE):
                         self._route(item)
             for item in await self.recognizer.flush():
                 self._route(item)
@@ -156,6 +170,26 @@ class SpeakerPipeline:
             self._emit(Notice("error", "recognizer-failed", f"recognition stopped: {error}"))
         finally:
             self._captions.put_nowait(_END)
+
+    @staticmethod
+    def _pieces(chunks: list) -> list[np.ndarray]:
+        """Queued items as audio to recognise: runs of chunks joined, gaps as silence."""
+        pieces: list[np.ndarray] = []
+        run: list[np.ndarray] = []
+        for chunk in chunks:
+            if isinstance(chunk, np.ndarray):
+                run.append(chunk)
+                continue
+            if run:
+                pieces.append(np.concatenate(run))
+                run = []
+            if isinstance(chunk, _Gap):
+                whole, rest = divmod(chunk.samples, GAP_PIECE)
+                pieces += [np.zeros(GAP_PIECE, np.float32)] * whole
+                pieces += [np.zeros(rest, np.float32)] if rest else []
+        if run:
+            pieces.append(np.concatenate(run))
+        return pieces
 
     def _route(self, item: Caption | Notice | FinalUtterance | Activity) -> None:
         if isinstance(item, Notice | Activity):

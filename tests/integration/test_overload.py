@@ -1,0 +1,210 @@
+"""Overload and churn on the real room: a stalled recognizer, a reader that stops reading,
+and hundreds of join/speak/leave cycles. Nothing grows without bound, nobody else suffers."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bot.audio_io import read_audio
+from bot.metrics import ProcessStats
+from bot.room import participant as participant_module
+from bot.server import create_app
+from bot.tts.resample import to_int16_48k
+from tests.clips import clip
+from tests.conftest import loopback_config
+from tests.rtc_client import Client, ClipTrack
+from tests.server_runner import running_server
+
+pytestmark = pytest.mark.slow
+STALL = 60.0
+
+
+def voice(prefix: str) -> np.ndarray:
+    return to_int16_48k(read_audio(clip(prefix).path), 16000)
+
+
+class Looping(ClipTrack):
+    """Plays its clip again and again (1 s apart) until told to play another or stop."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        super().__init__(np.concatenate([samples, np.zeros(48000, np.int16)]), delay=0.5)
+        self.looping = True
+
+    def next_samples(self) -> np.ndarray | None:
+        if self.looping and self.position >= len(self.samples):
+            self.position = 0
+        return super().next_samples()
+
+    def play_once(self, samples: np.ndarray) -> None:
+        self.looping = False
+        self.samples, self.position = samples, 0
+
+
+async def wait_open(*clients: Client) -> None:
+    deadline = time.monotonic() + 20
+    while any(c.channel.readyState != "open" for c in clients):
+        assert time.monotonic() < deadline, "data channels did not open"
+        await asyncio.sleep(0.05)
+
+
+def queued_audio(pipeline) -> int:
+    """Samples of audio (not gaps) waiting in a pipeline's input queue."""
+    return sum(len(item) for item in list(pipeline._input._queue)
+               if isinstance(item, np.ndarray))
+
+
+def rss_mb() -> float:
+    return ProcessStats.read().resident_bytes / 2**20
+
+
+def test_a_stalled_recognizer_stays_bounded_and_recovers_live(engines):
+    clips = ["es_leopard", "en_whisper_jfk", "fr_cheetah", "en_ljspeech"]
+
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            listener = Client(url, "r", "Listener", "auto", "en")
+            speakers = [Client(url, "r", f"S{i}", "en" if i == 0 else "auto", "en",
+                               mic=Looping(voice(name))) for i, name in enumerate(clips)]
+            for client in (listener, *speakers):
+                await client.join()
+            await wait_open(listener, *speakers)
+            joined = {s.participant: time.monotonic() for s in speakers}
+            await asyncio.sleep(8)
+            room = app.state.interpres.rooms.rooms["r"]
+            pipelines = [p.pipeline for p in room.participants.values() if p.name != "Listener"]
+
+            blocker = threading.Event()
+            stall = asyncio.ensure_future(engines.workers.asr(blocker.wait))
+            stalled_at, rss_before = time.monotonic(), rss_mb()
+            peak_queue = 0
+            while time.monotonic() - stalled_at < STALL:
+                await asyncio.sleep(2)
+                peak_queue = max(peak_queue, *(queued_audio(p) for p in pipelines))
+            rss_growth = rss_mb() - rss_before
+            for speaker in speakers[1:]:
+                speaker.mic.play_once(np.zeros(0, np.int16))
+            speakers[0].mic.play_once(voice("en_leopard"))
+            blocker.set()
+            await stall
+            unblocked = time.monotonic()
+
+            def fresh(m: dict) -> bool:  # a final of speech that began after the stall
+                return (m.get("type") == "caption" and m["final"] and m["text"]
+                        and m["speaker"]["id"] == speakers[0].participant
+                        and joined[m["speaker"]["id"]] + m["t0"] >= unblocked - 1.5)
+
+            await listener.wait_for(fresh, timeout=10 + 3)
+            live_after = listener.first(fresh) - unblocked
+            stale = [m for _, m in listener.messages if m.get("type") == "caption"
+                     and m["final"] and m["text"] and m["speaker"]["id"] in joined
+                     and stalled_at + 3 <= joined[m["speaker"]["id"]] + m["t0"] <= unblocked - 2]
+            print(f"stall {STALL:.0f} s: RSS +{rss_growth:.1f} MB, largest input backlog "
+                  f"{peak_queue / 16000:.1f} s of audio, live again {live_after:.1f} s after, "
+                  f"dropped {[round(p.dropped_input_seconds) for p in pipelines]} s")
+            assert rss_growth < 20
+            # Queued audio (what costs memory) stays within max_input_seconds plus a push;
+            # what was dropped is counted once.
+            assert peak_queue <= (pipelines[0].options.max_input_seconds + 0.2) * 16000
+            assert all(STALL - 15 < p.dropped_input_seconds < STALL + 5 for p in pipelines)
+            assert live_after <= 10.0
+            assert not stale, [m["text"] for m in stale]
+            for client in (listener, *speakers):
+                await client.close()
+
+    asyncio.run(main())
+
+
+def test_a_reader_that_stops_reading_loses_its_captions_alone(engines, monkeypatch):
+    # A peer whose link stalls: its data channel stops taking data. The threshold is lowered
+    # so that a few captions pass it before the heartbeat would release that peer.
+    monkeypatch.setattr(participant_module, "MAX_BUFFERED", 256)
+
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            ana = Client(url, "r", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 2.0))
+            bob = Client(url, "r", "Bob", "en", "en")
+            slow = Client(url, "r", "Slow", "en", "en")
+            # (aiortc counts a message in bufferedAmount once its congestion window and
+            # send queue are full: about 4 KB in flight first.)
+            for client in (bob, slow, ana):
+                await client.join()
+            await wait_open(bob, slow, ana)
+            room = app.state.interpres.rooms.rooms["r"]
+            stalled = next(p for p in room.participants.values() if p.name == "Slow")
+            slow.answer_heartbeats = False
+            for transceiver in slow.pc.getTransceivers():  # its packets stop arriving
+                for protocol in transceiver.sender.transport.transport._connection._protocols:
+                    protocol.transport.close()
+            await bob.wait_for(lambda m: m.get("type") == "caption" and m["final"]
+                               and m["lang"] == "en" and m["text"], timeout=30)
+            assert stalled.dropped_messages > 0
+            # Bob got every caption of every segment, in order: revisions 1, 2, ... n.
+            revs: dict[str, list[int]] = {}
+            for _, m in bob.messages:
+                if m.get("type") == "caption" and m["lang"] == "en":
+                    revs.setdefault(m["segment"], []).append(m["rev"])
+            assert revs and all(r == sorted(r) and len(set(r)) == len(r)
+                                for r in revs.values()), revs
+            finals = [m for _, m in bob.messages if m.get("type") == "caption" and m["final"]]
+            assert {m["segment"] for m in finals} == set(revs)
+            print(f"stalled reader: {stalled.dropped_messages} caption message(s) dropped")
+            for client in (ana, bob, slow):
+                await client.close()
+
+    asyncio.run(main())
+
+
+def test_join_speak_leave_cycles_leave_nothing_behind(engines):
+    """200 participants come, speak 5 s and go, ten at a time."""
+    cycles, parallel = 200, 10
+    speech = voice("en_whisper_jfk")[: 48000 * 5]
+
+    async def one(url: str, index: int) -> None:
+        client = Client(url, "churn", f"P{index}", "auto", "en" if index % 2 else "fr",
+                        mic=ClipTrack(speech, 0.2))
+        await client.join()
+        await asyncio.sleep(5.5)
+        await client.close()
+
+    async def main() -> None:
+        config = replace(loopback_config(), joins_per_minute=100_000)
+        app = create_app(config, engines=engines)
+        async with running_server(app) as url:
+            state = app.state.interpres
+
+            async def settle() -> tuple[float, int, int, int]:
+                for _ in range(100):
+                    await asyncio.sleep(0.2)
+                    if not state.peer_connections and not state.rooms.rooms:
+                        break
+                await asyncio.sleep(2)
+                gc.collect()
+                return (rss_mb(), len(asyncio.all_tasks()), threading.active_count(),
+                        len(os.listdir("/proc/self/fd")))
+
+            for batch in range(5):  # warm-up: pools, caches, models' buffers, allocator
+                await asyncio.gather(*(one(url, batch * parallel + i) for i in range(parallel)))
+            before = await settle()
+            for batch in range(cycles // parallel):
+                await asyncio.gather(*(one(url, batch * parallel + i) for i in range(parallel)))
+                if batch % 5 == 4:
+                    print(f"  {(batch + 1) * parallel} cycles: RSS {rss_mb():.0f} MB")
+            after = await settle()
+            print(f"{cycles} cycles: RSS {before[0]:.0f} -> {after[0]:.0f} MB, tasks "
+                  f"{before[1]} -> {after[1]}, threads {before[2]} -> {after[2]}, files "
+                  f"{before[3]} -> {after[3]}")
+            assert not state.peer_connections and not state.rooms.rooms
+            assert after[0] - before[0] < 15
+            assert after[1] <= before[1] and after[2] <= before[2] and after[3] <= before[3]
+
+    asyncio.run(main())
