@@ -295,6 +295,7 @@ function enterRoom(stream) {
   }
   $("mute").hidden = !stream;
   $("privacy-section").hidden = !stream; // listening only: nothing of ours to transcribe
+  $("room-speak").closest("label").hidden = !stream;
 
   const url = new URL(location.href);
   url.searchParams.set("room", state.room);
