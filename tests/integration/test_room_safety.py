@@ -97,10 +97,16 @@ def test_floods_and_oversized_messages_hurt_only_their_sender(engines):
                 sent += 200
                 await asyncio.sleep(0.01)
             big.send({"type": "listen", "lang": "en", "pad": "x" * (70 * 1024)})
-            caption = await bob.wait_for(
-                lambda m: m.get("type") == "caption" and m["final"] and m["lang"] == "en"
-                and m["text"], timeout=40)
+            def english_final(m: dict) -> bool:
+                return (m.get("type") == "caption" and m["final"] and m["lang"] == "en"
+                        and bool(m["text"]))
+
+            caption = await bob.wait_for(english_final, timeout=40)
             assert "sands" in caption["text"].lower()
+            # Bob's latency under the flood: clip end -> his final (about 1.3 s unloaded).
+            clip_end = ana.mic.started_at + len(ana.mic.samples) / 48000
+            bob_latency = bob.first(english_final) - clip_end
+            assert bob_latency < 3.0, bob_latency
             await asyncio.sleep(1.0)
             # The flooder was limited (and told); what got through stayed within the budget,
             # while Bob's caption above arrived as usual.
@@ -113,7 +119,7 @@ def test_floods_and_oversized_messages_hurt_only_their_sender(engines):
             assert big.channel.readyState in ("closing", "closed")
             assert bob.channel.readyState == "open" and flood.channel.readyState == "open"
             print(f"flood: {sent} queued in 4 s, {received} received by the server, "
-                  f"{ignored} ignored")
+                  f"{ignored} ignored; Bob's final {bob_latency:.2f} s after the clip ended")
             for client in (ana, bob, flood, big):
                 await client.close()
 
