@@ -148,6 +148,28 @@ def test_a_token_names_its_holder_and_a_listen_only_token_sends_nothing(engines)
     asyncio.run(main())
 
 
+def test_the_process_wide_peer_cap(engines):
+    authority = TokenAuthority(SECRET)
+
+    async def main() -> None:
+        app = create_app(secured(max_peers=2), engines=engines)
+        async with running_server(app) as url:
+            clients = [Client(url, room, "x", "auto", "en", token=authority.mint(room, room))
+                       for room in ("a", "b")]
+            for client in clients:
+                await client.join()
+            body = await browser_like_offer()
+            status, answer = await asyncio.to_thread(
+                post_json, f"{url}/api/rooms/c/offer", body,
+                {"Authorization": f"Bearer {authority.mint('c', 'M')}"})
+            assert status == 503 and "full" in answer["error"], answer
+            assert len(app.state.interpres.peer_connections) == 2
+            for client in clients:
+                await client.close()
+
+    asyncio.run(main())
+
+
 def test_origins_rates_and_caps(engines):
     authority = TokenAuthority(SECRET)
 
