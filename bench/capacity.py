@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,32 +211,49 @@ async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: 
     }
 
 
-async def run(listener_count: int, languages: list[str], seconds: float,
-              max_speakers: int, min_speakers: int = 1) -> dict:
+@dataclass
+class Bench:
+    server: subprocess.Popen
+    url: str
+    speech: list[np.ndarray]  # the clips, 48 kHz int16
+    listeners: list[Client]
+
+
+@contextlib.asynccontextmanager
+async def serving(listener_count: int, languages: list[str], room: str
+                  ) -> AsyncIterator[Bench]:
+    """The server as a subprocess and `listener_count` silent listeners in `room`."""
     restrict_host_addresses(["127.0.0.1"])
     speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
     port = free_port()
     server = start_server(port)
     clients_yield_cpu()
     url = f"http://127.0.0.1:{port}"
-    steps: list[dict] = []
-    listeners = [Client(url, "capacity", f"L{i + 1}", "auto",
-                        languages[i % len(languages)]) for i in range(listener_count)]
+    listeners = [Client(url, room, f"L{i + 1}", "auto", languages[i % len(languages)])
+                 for i in range(listener_count)]
     try:
         for listener in listeners:
             await listener.join()
         await wait_open(listeners)
-        for n in range(min_speakers, max_speakers + 1):
-            print(f"step: {n} speaker(s), {listener_count} listeners, {seconds:g} s…",
-                  file=sys.stderr)
-            steps.append(await run_step(url, server.pid, n, listeners, speech, seconds))
-            if not steps[-1]["holds"]:
-                break
+        yield Bench(server, url, speech, listeners)
         for listener in listeners:
             await listener.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def run(listener_count: int, languages: list[str], seconds: float,
+              max_speakers: int, min_speakers: int = 1) -> dict:
+    steps: list[dict] = []
+    async with serving(listener_count, languages, "capacity") as bench:
+        for n in range(min_speakers, max_speakers + 1):
+            print(f"step: {n} speaker(s), {listener_count} listeners, {seconds:g} s…",
+                  file=sys.stderr)
+            steps.append(await run_step(bench.url, bench.server.pid, n, bench.listeners,
+                                        bench.speech, seconds))
+            if not steps[-1]["holds"]:
+                break
     held = [s["speakers"] for s in steps if s["holds"]]
     return {
         "capacity_speakers": max(held) if held else 0,
@@ -272,21 +292,11 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
                    minutes: float, warmup_minutes: float, sample_seconds: float = 30.0) -> dict:
     """One long step: RSS, CPU and loop lag sampled every `sample_seconds`, final-caption
     latency per block of the run; RSS growth is the fitted slope after the warm-up."""
-    restrict_host_addresses(["127.0.0.1"])
-    speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
-    port = free_port()
-    server = start_server(port)
-    clients_yield_cpu()
-    url = f"http://127.0.0.1:{port}"
-    listeners = [Client(url, "soak", f"L{i + 1}", "auto", languages[i % len(languages)])
-                 for i in range(listener_count)]
     samples: list[dict] = []
-    try:
-        for listener in listeners:
-            await listener.join()
-        await wait_open(listeners)
+    async with serving(listener_count, languages, "soak") as bench:
+        server, url, listeners = bench.server, bench.url, bench.listeners
         speakers = [Client(url, "soak", f"S{i + 1}", "auto", listeners[0].listen,
-                           mic=LoopTrack(speech[i % len(speech)], delay=0.5))
+                           mic=LoopTrack(bench.speech[i % len(bench.speech)], delay=0.5))
                     for i in range(speaker_count)]
         for speaker in speakers:
             await speaker.join()
@@ -296,7 +306,7 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
         started = time.monotonic()
         before = fetch_metrics(url)
         previous = ProcessStats.read(server.pid), started
-        while (now := time.monotonic()) - started < minutes * 60:
+        while time.monotonic() - started < minutes * 60:
             await asyncio.sleep(sample_seconds)
             now = time.monotonic()
             stats = ProcessStats.read(server.pid)
@@ -318,11 +328,8 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
         await asyncio.sleep(GRACE)
         step = Step(speaker_count)
         measure(step, speakers, listeners, (started, ended))
-        for client in speakers + listeners:
-            await client.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for speaker in speakers:
+            await speaker.close()
     block = max(60.0, minutes * 60 / 6)
     blocks = []
     for i in range(int(np.ceil(minutes * 60 / block))):

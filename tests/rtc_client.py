@@ -18,7 +18,10 @@ import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from bot.audio_io import read_audio
 from bot.rtc.tracks import FRAME, PacedTrack
+from bot.tts.resample import to_int16_48k
+from tests.clips import clip
 
 
 class ClipTrack(PacedTrack):
@@ -135,6 +138,19 @@ async def record(track, sink: list[Received]) -> None:
             return
         data = frame.to_ndarray().astype(np.float32) / 32768
         sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
+
+
+def voice(prefix: str) -> np.ndarray:
+    """A shared clip (by file-name prefix) as 48 kHz int16, what a microphone track plays."""
+    return to_int16_48k(read_audio(clip(prefix).path), 16000)
+
+
+async def wait_open(*clients: Client, timeout: float = 20.0) -> None:
+    """Until every client's captions channel is open."""
+    deadline = time.monotonic() + timeout
+    while any(c.channel.readyState != "open" for c in clients):
+        assert time.monotonic() < deadline, "data channels did not open"
+        await asyncio.sleep(0.05)
 
 
 def post_json(url: str, body: Any, headers: dict[str, str] | None = None

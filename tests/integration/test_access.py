@@ -11,17 +11,13 @@ import time
 from dataclasses import replace
 
 import jwt
-import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 
-from bot.audio_io import read_audio
 from bot.auth import AUDIENCE, TokenAuthority
 from bot.server import create_app
-from bot.tts.resample import to_int16_48k
-from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after, post_json
+from tests.rtc_client import Client, ClipTrack, energy_after, post_json, voice
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
@@ -109,9 +105,6 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     except urllib.error.HTTPError as failure:
         return failure.code, failure.read()
 
-
-def voice(prefix: str) -> np.ndarray:
-    return to_int16_48k(read_audio(clip(prefix).path), 16000)
 
 
 def test_a_token_names_its_holder_and_a_listen_only_token_sends_nothing(engines):

@@ -146,3 +146,18 @@ def test_capacity_bench_quick(tmp_path):
     assert step["server_cpu_percent"] > 0 and step["server_rss_mb"] > 0
     assert step["event_loop_lag_p99_s"] is not None
     assert "capacity" in done.stderr and "client" in report["note"]
+
+
+@pytest.mark.slow
+def test_capacity_soak_mode_quick(tmp_path):
+    out = tmp_path / "soak.json"
+    done = subprocess.run([sys.executable, "-m", "bench.capacity", "--soak-minutes", "0.75",
+                           "--warmup-minutes", "0.25", "--listeners", "2", "--max-speakers", "1",
+                           "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert len(report["samples"]) >= 4 and all(s["rss_mb"] > 0 for s in report["samples"])
+    assert report["rss_mb"]["slope_mb_per_min_after_warmup"] is not None
+    assert report["final_latency_s"]["finals"] > 0
+    assert "slope after warm-up" in done.stderr

@@ -13,22 +13,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bot.audio_io import read_audio
 from bot.metrics import ProcessStats
 from bot.room import participant as participant_module
 from bot.server import create_app
-from bot.tts.resample import to_int16_48k
-from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack
+from tests.rtc_client import Client, ClipTrack, voice, wait_open
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
 STALL = 60.0
 
-
-def voice(prefix: str) -> np.ndarray:
-    return to_int16_48k(read_audio(clip(prefix).path), 16000)
 
 
 class Looping(ClipTrack):
@@ -47,12 +41,6 @@ class Looping(ClipTrack):
         self.looping = False
         self.samples, self.position = samples, 0
 
-
-async def wait_open(*clients: Client) -> None:
-    deadline = time.monotonic() + 20
-    while any(c.channel.readyState != "open" for c in clients):
-        assert time.monotonic() < deadline, "data channels did not open"
-        await asyncio.sleep(0.05)
 
 
 def queued_audio(pipeline) -> int:

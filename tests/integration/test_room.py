@@ -10,13 +10,10 @@ import urllib.request
 import numpy as np
 import pytest
 
-from bot.audio_io import read_audio
 from bot.server import create_app
 from bot.store import TranscriptStore
-from bot.tts.resample import to_int16_48k
-from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after, post_json
+from tests.rtc_client import Client, ClipTrack, energy_after, post_json, voice
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
@@ -27,9 +24,6 @@ def fetch(url: str) -> str:
         assert response.status == 200
         return response.read().decode("utf-8")
 
-
-def voice(prefix: str) -> np.ndarray:
-    return to_int16_48k(read_audio(clip(prefix).path), 16000)
 
 
 def final(lang: str):

@@ -6,30 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-import numpy as np
 import pytest
 
-from bot.audio_io import read_audio
 from bot.server import create_app
 from bot.store import TranscriptStore
-from bot.tts.resample import to_int16_48k
-from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after
+from tests.rtc_client import Client, ClipTrack, energy_after, voice, wait_open
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
 
 
-def voice(prefix: str) -> np.ndarray:
-    return to_int16_48k(read_audio(clip(prefix).path), 16000)
-
-
-async def wait_open(*clients: Client) -> None:
-    deadline = time.monotonic() + 15
-    while any(c.channel.readyState != "open" for c in clients):
-        assert time.monotonic() < deadline, "data channel did not open"
-        await asyncio.sleep(0.05)
 
 
 def vanish(client: Client) -> None:
