@@ -508,6 +508,11 @@ def build_report(args: argparse.Namespace, records: list[dict], erasure_parts: l
         "by_listener": {lang: {key: summary(values([r for r in records if r["listener"] == lang],
                                                    key)) for key in MEASURES}
                         for lang in args.languages},
+        # Where the lag comes from: speakers who say their language vs detected ones differ.
+        "committed_word_lag_by_source_language": {
+            lang: summary(values([r for r in records if r["source_lang"] == lang],
+                                 "committed_word_lag"))
+            for lang in sorted({r["source_lang"] for r in records})},
         "erasures": merge_erasures(erasure_parts),
         "interpretation_audio_matched": {"translated_utterances": len(translated),
                                          "with_audio": sum(r["end_to_audio"] is not None
