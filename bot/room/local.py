@@ -285,9 +285,10 @@ class LocalRoom:
                 participant.send(Notice("warning", "rate-limited",
                                         "too many messages: some were ignored").to_wire())
             return
-        if len(raw) > MAX_MESSAGE:
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "replace"))
+        if size > MAX_MESSAGE:
             log.info("room %s: %s sent a %d-byte message: channel closed", self.name,
-                     participant.id, len(raw))
+                     participant.id, size)
             participant.send(Notice("error", "message-too-large",
                                     "messages must be under 64 KiB: captions stopped; "
                                     "rejoin to get them back").to_wire())
