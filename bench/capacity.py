@@ -318,11 +318,14 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
                                             / (now - previous[1]), 1),
                 "event_loop_lag_p99_s": rounded(metrics.get(
                     'interpres_event_loop_lag_seconds{quantile="0.99"}'), 4),
+                # Clients starved of CPU miss heartbeats and are let go: visible here.
+                "participants": int(metrics.get("interpres_participants", 0)),
             })
             previous = stats, now
             print(f"  {samples[-1]['t_s'] / 60:5.1f} min  RSS {samples[-1]['rss_mb']:7.1f} MB  "
                   f"CPU {samples[-1]['server_cpu_percent']:5.1f} %  loop lag p99 "
-                  f"{samples[-1]['event_loop_lag_p99_s']} s", file=sys.stderr)
+                  f"{samples[-1]['event_loop_lag_p99_s']} s  participants "
+                  f"{samples[-1]['participants']}", file=sys.stderr)
         ended = time.monotonic()
         after = fetch_metrics(url)
         await asyncio.sleep(GRACE)
@@ -354,6 +357,7 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
                             "p95": rounded(percentile(values, 0.95)), "blocks": blocks},
         "event_loop_lag_p99_s": {"median_of_windows": rounded(statistics.median(lags), 4)
                                  if lags else None, "max_of_windows": max(lags, default=None)},
+        "participants_min": min((s["participants"] for s in samples), default=None),
         "server_cpu_percent_median": rounded(statistics.median(
             s["server_cpu_percent"] for s in samples), 1) if samples else None,
         **{key: round(after.get(name, 0.0) - before.get(name, 0.0), 3)
