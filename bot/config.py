@@ -43,6 +43,8 @@ class Config:
     joins_per_minute: int = 30
     max_room_size: int = 50
     max_peers: int = 200
+    # Seconds without any data-channel message after which a peer is taken for gone.
+    heartbeat_timeout: float = 8.0
 
     @classmethod
     def from_env(cls) -> Config:
@@ -65,4 +67,5 @@ class Config:
             joins_per_minute=int(env("INTERPRES_JOINS_PER_MINUTE", "30")),
             max_room_size=int(env("INTERPRES_MAX_ROOM_SIZE", "50")),
             max_peers=int(env("INTERPRES_MAX_PEERS", "200")),
+            heartbeat_timeout=float(env("INTERPRES_HEARTBEAT_TIMEOUT", "8")),
         )

@@ -250,7 +250,7 @@ async def offer(request: Request) -> Response:
     engines = state.engines
     room = state.rooms.get(room_name, lambda n: LocalRoom(
         n, engines, state.store, set(state.listen), set(state.speak),
-        on_empty=state.rooms.discard))
+        on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     state.peer_connections.add(pc)

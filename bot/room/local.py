@@ -50,13 +50,15 @@ MESSAGE_BURST = 30
 class LocalRoom:
     def __init__(self, name: str, engines: Engines, store: TranscriptStore | None,
                  listen_languages: set[str], speak_languages: set[str],
-                 on_empty: Callable[[LocalRoom], None] | None = None) -> None:
+                 on_empty: Callable[[LocalRoom], None] | None = None,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> None:
         self.name = name
         self.engines = engines
         self.store = store
         self.listen_languages = listen_languages
         self.speak_languages = speak_languages
         self.on_empty = on_empty
+        self.heartbeat_timeout = heartbeat_timeout
         self.participants: dict[str, Participant] = {}
         self._ids = itertools.count(1)
         self._clock = wall_clock()
@@ -151,7 +153,7 @@ class LocalRoom:
             await asyncio.sleep(1.0)
             now = time.monotonic()
             for participant in list(self.participants.values()):
-                if now - participant.last_seen > HEARTBEAT_TIMEOUT:
+                if now - participant.last_seen > self.heartbeat_timeout:
                     log.info("room %s: %s silent for %.0f s, gone", self.name, participant.id,
                              now - participant.last_seen)
                     try:
