@@ -102,7 +102,7 @@ def test_a_stalled_recognizer_stays_bounded_and_recovers_live(engines):
             # Queued audio (what costs memory) stays within max_input_seconds plus a push;
             # what was dropped is counted once.
             assert peak_queue <= (pipelines[0].options.max_input_seconds + 0.2) * 16000
-            assert all(STALL - 15 < p.dropped_input_seconds < STALL + 5 for p in pipelines)
+            assert all(STALL - 15 < p.dropped_input_seconds < STALL + 12 for p in pipelines)
             assert live_after <= 10.0
             assert not stale, [m["text"] for m in stale]
             for client in (listener, *speakers):
