@@ -311,6 +311,12 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
         previous = ProcessStats.read(server.pid), started
         while time.monotonic() - started < minutes * 60:
             await asyncio.sleep(sample_seconds)
+            for client in listeners + speakers:
+                # Only captions are measured here. Half an hour of per-frame audio records
+                # is millions of objects: the clients' garbage collector then paused them
+                # long enough to fail ICE consent checks, and the server let them go.
+                client.mix.clear()
+                client.interpretation.clear()
             now = time.monotonic()
             stats = ProcessStats.read(server.pid)
             metrics = fetch_metrics(url)
