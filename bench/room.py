@@ -57,7 +57,8 @@ def start_server(port: int) -> subprocess.Popen:
     env = {**os.environ, "INTERPRES_ICE_ADDRESSES": "127.0.0.1", "INTERPRES_TRANSCRIPTS": "off",
            "INTERPRES_JOINS_PER_MINUTE": "100000", "INTERPRES_HEARTBEAT_TIMEOUT": "120"}
     server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
-                              env=env, stderr=subprocess.DEVNULL)
+                              env=env, stderr=open(os.environ["BENCH_SERVER_LOG"], "a")
+                              if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
