@@ -56,9 +56,11 @@ def start_server(port: int) -> subprocess.Popen:
     # would miss heartbeats and be let go, which browsers on their own machines do not.
     env = {**os.environ, "INTERPRES_ICE_ADDRESSES": "127.0.0.1", "INTERPRES_TRANSCRIPTS": "off",
            "INTERPRES_JOINS_PER_MINUTE": "100000", "INTERPRES_HEARTBEAT_TIMEOUT": "120"}
+    # BENCH_SERVER_LOG=FILE keeps the server's log (INFO: joins, leaves, failures).
+    log_path = os.environ.get("BENCH_SERVER_LOG")
+    log = open(log_path, "a") if log_path else subprocess.DEVNULL  # noqa: SIM115 (the child's)
     server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)],
-                              env=env, stderr=open(os.environ["BENCH_SERVER_LOG"], "a")
-                              if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL)
+                              env=env, stderr=log)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

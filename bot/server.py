@@ -38,7 +38,7 @@ from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.jitter import set_audio_prefetch
-from bot.rtc.peer import adopting_connect_tasks, close_quietly
+from bot.rtc.peer import adopting_connect_tasks, close_quietly, quiet_orphaned_send_errors
 from bot.rtc.sdp_check import SdpError, check_offer
 from bot.store import FORMATS, TranscriptStore
 
@@ -400,6 +400,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             db = TranscriptStore(path, retention_days=config.retention_days)
         state = State(config, engines, db)
         app.state.interpres = state
+        quiet_orphaned_send_errors(asyncio.get_running_loop())
         purger = asyncio.create_task(purge_periodically(db)) if db.retention_days else None
         ticker = asyncio.create_task(state.metrics.loop_lag.run())
         loader: asyncio.Task[Engines] | None = None

@@ -41,3 +41,26 @@ async def close_quietly(pc: RTCPeerConnection) -> None:
         await pc.close()
     except Exception as problem:  # a half set-up connection: closing it is all we want
         log.info("closing a peer connection failed: %r", problem)
+
+
+def quiet_orphaned_send_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """aiortc's data channel sends run as fire-and-forget tasks too: when a peer's transport
+    closes under them they fail with ConnectionError, which asyncio logs at ERROR as "Task
+    exception was never retrieved". That is a peer leaving, not a server fault: log it at
+    INFO and leave every other exception to the usual handler."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        error = context.get("exception")
+        future = context.get("future")
+        coro = future.get_coro() if isinstance(future, asyncio.Task) else None
+        name = getattr(coro, "__qualname__", "")
+        if isinstance(error, ConnectionError) and name.rpartition("<locals>.")[2].startswith(
+                "RTCSctpTransport."):
+            log.info("a peer's transport closed while sending: %r", error)
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

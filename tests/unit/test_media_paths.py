@@ -106,3 +106,31 @@ def test_vad_cheap_path_only_for_digital_silence(peak):
     audio = np.zeros(1600, np.float32)
     audio[100] = peak / 32768
     assert vad.cheap(audio) == (peak <= 2)
+
+
+def test_orphaned_aiortc_send_failures_are_not_logged_as_errors(caplog):
+    import gc
+    import logging
+
+    from bot.rtc.peer import quiet_orphaned_send_errors
+
+    class RTCSctpTransport:  # the name aiortc's fire-and-forget send tasks carry
+        async def _data_channel_flush(self) -> None:
+            raise ConnectionError("Cannot send encrypted data, not connected")
+
+    async def other() -> None:
+        raise ValueError("a real bug")
+
+    async def main() -> None:
+        quiet_orphaned_send_errors(asyncio.get_running_loop())
+        tasks = [asyncio.ensure_future(RTCSctpTransport()._data_channel_flush()),
+                 asyncio.ensure_future(other())]
+        await asyncio.sleep(0.01)
+        del tasks
+        gc.collect()  # unretrieved exceptions are reported when the task is collected
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(main())
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "never retrieved" in errors[0]  # the real bug still shows
+    assert any("transport closed while sending" in r.getMessage() for r in caplog.records)
