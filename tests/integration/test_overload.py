@@ -76,6 +76,9 @@ def test_a_stalled_recognizer_stays_bounded_and_recovers_live(engines):
             peak_queue = 0
             while time.monotonic() - stalled_at < STALL:
                 await asyncio.sleep(2)
+                for client in (listener, *speakers):  # the clients' own per-frame records
+                    client.mix.clear()                # are not the server's memory
+                    client.interpretation.clear()
                 peak_queue = max(peak_queue, *(queued_audio(p) for p in pipelines))
             rss_growth = rss_mb() - rss_before
             for speaker in speakers[1:]:
