@@ -122,6 +122,18 @@ class Client:
         raise AssertionError(f"{self.name}: no matching message in {timeout} s; got "
                              f"{[m for _, m in self.messages][-5:]}")
 
+    def vanish(self) -> None:
+        """What a killed browser does: stop answering and sending, without any goodbye (no
+        DTLS close_notify, no SCTP abort): close its ICE sockets under aiortc."""
+        self.answer_heartbeats = False
+        for transceiver in self.pc.getTransceivers():
+            transport = transceiver.sender.transport
+            if transport is None:
+                continue
+            for protocol in transport.transport._connection._protocols:
+                if protocol.transport is not None:
+                    protocol.transport.close()
+
     async def close(self) -> None:
         await self.pc.close()
         for task in self._tasks:
@@ -138,6 +150,12 @@ async def record(track, sink: list[Received]) -> None:
             return
         data = frame.to_ndarray().astype(np.float32) / 32768
         sink.append(Received(time.monotonic(), float(np.sqrt(np.mean(data ** 2)))))
+
+
+def final_caption(lang: str | None = None):
+    """A predicate: a final caption with text (in `lang`, if given)."""
+    return lambda m: (m.get("type") == "caption" and m["final"] and bool(m["text"])
+                      and (lang is None or m["lang"] == lang))
 
 
 def voice(prefix: str) -> np.ndarray:

@@ -28,7 +28,7 @@ from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.room.participant import Participant
-from bot.rtc.inbound import drain
+from bot.rtc.inbound import discard, drain
 from bot.rtc.peer import close_quietly
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
 from bot.store import TranscriptStore
@@ -168,10 +168,9 @@ class LocalRoom:
 
     async def _inbound(self, participant: Participant, track: MediaStreamTrack) -> None:
         pipeline = participant.pipeline
-        if pipeline is None:  # listen-only: drain (an unread track queues forever), ignore
-            await drain(track, lambda mono, rate, speech: None)
+        if pipeline is None:  # listen-only: read (an unread track queues forever), ignore
+            await discard(track)
             return
-        silence = np.zeros(PUSH_SAMPLES, np.float32)
         # Recognition gets 100 ms at a time, not 20 ms: five times fewer wake-ups and VAD
         # calls per participant, for at most 80 ms more latency in a 0.4 s endpointing.
         pending: list[np.ndarray] = []
@@ -192,8 +191,7 @@ class LocalRoom:
                 if not participant.transcribe:
                     # Opted out: the pipeline hears digital silence of the same length (its
                     # clock stays true; an utterance in progress ends), never their voice.
-                    chunk = silence[:len(chunk)] if len(chunk) <= len(silence) else \
-                        np.zeros(len(chunk), np.float32)
+                    chunk = np.zeros(len(chunk), np.float32)
                 await pipeline.push(chunk)
 
         await drain(track, on_audio)

@@ -56,6 +56,15 @@ class Downsampler:
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+async def discard(track: MediaStreamTrack) -> None:
+    """Read `track` until it ends and use nothing of it (a listen-only participant's)."""
+    while True:
+        try:
+            await track.recv()
+        except MediaStreamError:
+            return
+
+
 async def drain(track: MediaStreamTrack,
                 on_audio: Callable[[np.ndarray | None, int, np.ndarray],
                                    Awaitable[None] | None]) -> None:

@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection
 from bot.auth import AUDIENCE, TokenAuthority
 from bot.server import create_app
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after, post_json, voice
+from tests.rtc_client import Client, ClipTrack, energy_after, final_caption, post_json, voice
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
@@ -233,8 +233,7 @@ def test_logs_of_a_full_session_hold_no_transcripts_tokens_or_sdp(engines):
             bob = Client(url, "a", "Bob", "en", "en", token=tokens[1])
             await bob.join()
             await ana.join()
-            caption = await bob.wait_for(lambda m: m.get("type") == "caption" and m["final"]
-                                         and m["lang"] == "en" and m["text"], timeout=40)
+            caption = await bob.wait_for(final_caption("en"), timeout=40)
             seen["caption"] = caption["text"]
             seen["offer"] = ana.pc.localDescription.sdp
             seen["answer"] = ana.answer_sdp

@@ -13,7 +13,7 @@ import pytest
 from bot.server import create_app
 from bot.store import TranscriptStore
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after, post_json, voice
+from tests.rtc_client import Client, ClipTrack, energy_after, final_caption, post_json, voice
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
@@ -24,11 +24,6 @@ def fetch(url: str) -> str:
         assert response.status == 200
         return response.read().decode("utf-8")
 
-
-
-def final(lang: str):
-    return lambda m: m.get("type") == "caption" and m["final"] and m["lang"] == lang \
-        and m["text"]
 
 
 def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
@@ -45,8 +40,8 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
             candidates = [line for line in ana.answer_sdp.splitlines()
                           if line.startswith("a=candidate")]
             assert candidates and all(" 127.0.0.1 " in line for line in candidates)
-            caption = await bob.wait_for(final("en"), timeout=30)
-            heard_at = bob.first(final("en"))
+            caption = await bob.wait_for(final_caption("en"), timeout=30)
+            heard_at = bob.first(final_caption("en"))
             assert "sands" in caption["text"].lower()
             assert caption["speaker"] == {"id": ana.participant, "name": "Ana"}
             assert caption["engine"] == "apertium:spa-eng"
@@ -95,14 +90,14 @@ def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines
             bob = Client(url, "switch", "Bob", "en", "fr")
             await bob.join()
             await ana.join()
-            await bob.wait_for(final("fr"), timeout=30)
+            await bob.wait_for(final_caption("fr"), timeout=30)
             bob.send({"type": "listen", "lang": "en"})
             switched = time.monotonic()
-            await bob.wait_for(final("en"), timeout=40)
+            await bob.wait_for(final_caption("en"), timeout=40)
             after = [m for at, m in bob.messages if at > switched + 0.5
                      and m.get("type") == "caption"]
             assert after and {m["lang"] for m in after} == {"en"}
-            en_at = bob.first(final("en"))
+            en_at = bob.first(final_caption("en"))
             await asyncio.sleep(3)
             assert energy_after(bob.interpretation, en_at) > 0.5
             room = state.rooms.rooms["switch"]

@@ -11,25 +11,12 @@ import pytest
 from bot.server import create_app
 from bot.store import TranscriptStore
 from tests.conftest import loopback_config
-from tests.rtc_client import Client, ClipTrack, energy_after, voice, wait_open
+from tests.rtc_client import Client, ClipTrack, energy_after, final_caption, voice, wait_open
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
 
 
-
-
-def vanish(client: Client) -> None:
-    """What a killed browser does: stop answering and sending, without any goodbye (no
-    DTLS close_notify, no SCTP abort): close its ICE sockets under aiortc."""
-    client.answer_heartbeats = False
-    for transceiver in client.pc.getTransceivers():
-        transport = transceiver.sender.transport
-        if transport is None:
-            continue
-        for protocol in transport.transport._connection._protocols:
-            if protocol.transport is not None:
-                protocol.transport.close()
 
 
 def test_a_vanished_peer_is_released_within_ten_seconds(engines):
@@ -45,7 +32,7 @@ def test_a_vanished_peer_is_released_within_ten_seconds(engines):
             await asyncio.sleep(7)  # heartbeats answered: both stay past the timeout
             assert len(room.participants) == 2
             vanished_at = time.monotonic()
-            vanish(goes)
+            goes.vanish()
             while len(room.participants) == 2:
                 await asyncio.sleep(0.1)
                 assert time.monotonic() - vanished_at < 10.0, "not released in 10 s"
@@ -84,10 +71,7 @@ def test_floods_and_oversized_messages_hurt_only_their_sender(engines):
                 sent += 200
                 await asyncio.sleep(0.01)
             big.send({"type": "listen", "lang": "en", "pad": "x" * (70 * 1024)})
-            def english_final(m: dict) -> bool:
-                return (m.get("type") == "caption" and m["final"] and m["lang"] == "en"
-                        and bool(m["text"]))
-
+            english_final = final_caption("en")
             caption = await bob.wait_for(english_final, timeout=40)
             assert "sands" in caption["text"].lower()
             # Bob's latency under the flood: clip end -> his final (about 1.3 s unloaded).
@@ -142,8 +126,7 @@ def test_everyone_is_told_and_an_opted_out_speaker_is_heard_not_recognised(engin
             ana.send({"type": "transcribe", "enabled": True})
             ana.mic.samples = voice("en_whisper_jfk")
             ana.mic.position = 0
-            caption = await bob.wait_for(
-                lambda m: m.get("type") == "caption" and m["final"] and m["text"], timeout=40)
+            caption = await bob.wait_for(final_caption(), timeout=40)
             assert "americans" in caption["text"].lower() or "country" in caption["text"].lower()
             for client in (ana, bob):
                 await client.close()
@@ -179,10 +162,8 @@ def test_a_failing_voice_and_a_killed_apertium_cost_one_stage_not_the_room(engin
             carl = Client(url, "r", "Carl", "en", "fr")
             for client in (bob, carl, ana):
                 await client.join()
-            english = await bob.wait_for(lambda m: m.get("type") == "caption" and m["final"]
-                                         and m["lang"] == "en" and m["text"], timeout=40)
-            french = await carl.wait_for(lambda m: m.get("type") == "caption" and m["final"]
-                                         and m["lang"] == "fr" and m["text"], timeout=10)
+            english = await bob.wait_for(final_caption("en"), timeout=40)
+            french = await carl.wait_for(final_caption("fr"), timeout=10)
             assert "sands" in english["text"].lower() and french["text"]
             await asyncio.sleep(5)
             assert energy_after(bob.interpretation, 0.0) > 0.8  # English voice fine
