@@ -24,9 +24,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live interpreter for meetings: speech recognition, translation and "
                     "synthesized voices, offline.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="interpres.toml declaring the models to use (default: "
+                             "INTERPRES_CONFIG, else the embedded models)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("doctor", help="show which models, language pairs and voices are usable")
+
+    models = commands.add_parser(
+        "models", help="list every engine, model and voice, and the languages each covers",
+        description="List the models and voices this setup has (reads no model into memory). "
+                    "`interpres models pull NAME` fetches one when the machine is online.")
+    model_commands = models.add_subparsers(dest="models_command")
+    pull = model_commands.add_parser(
+        "pull", help="download a model into the models directory (needs internet)",
+        description="Fetch a faster-whisper model (tiny, base, small, medium, large-v3, "
+                    "turbo, ...) or a Hugging Face repository (owner/name) into the models "
+                    "directory. The only command that downloads anything.")
+    pull.add_argument("name", help="a Whisper size such as small or large-v3, or owner/name")
 
     serve = commands.add_parser(
         "serve", help="start the web server: open the page, join a room, talk",
@@ -77,7 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.config:
+        os.environ["INTERPRES_CONFIG"] = str(args.config)
+    if args.command != "models" or getattr(args, "models_command", None) != "pull":
+        # Nothing but `models pull` may download: a model name reaching the hub's client
+        # by mistake fails instead of fetching gigabytes.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from bot.config_file import ConfigError
+
     try:
+        if args.command == "models":
+            return models(args)
         if args.command == "doctor":
             from bot.doctor import run_doctor
 
@@ -88,12 +113,33 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "token":
             return mint_token(args)
-    except CliError as error:
+    except (CliError, ConfigError) as error:
         print(f"interpres: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def models(args: argparse.Namespace) -> int:
+    from bot.config import Config
+    from bot.models.catalog import entries, format_entries
+
+    config = Config.from_env()
+    if args.models_command == "pull":
+        from bot.models.pull import PullError, pull
+
+        try:
+            pull(args.name, config.model_root, lambda m: print(m, file=sys.stderr))
+        except PullError as error:
+            raise CliError(str(error)) from None
+        return 0
+    source = f"configuration: {config.config_file}" if config.config_file else \
+        "configuration: none (the embedded models; set INTERPRES_CONFIG or --config)"
+    print(source)
+    print(f"models directory: {config.model_root}\n")
+    print(format_entries(entries(config)), end="")
+    return 0
 
 
 def _languages(args: argparse.Namespace) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:

@@ -1,4 +1,5 @@
-"""Configuration, read once from INTERPRES_* environment variables."""
+"""Configuration: interpres.toml (INTERPRES_CONFIG or --config) for models, then INTERPRES_*
+environment variables, which override the file."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import config_file
 from bot.auth import load_secret
+from bot.config_file import CoquiVoiceModel, TranslationModel
 
 
 def _home() -> Path:
@@ -45,17 +48,43 @@ class Config:
     max_peers: int = 200
     # Seconds without any data-channel message after which a peer is taken for gone.
     heartbeat_timeout: float = 8.0
+    # The configuration file these settings came from (None: environment and defaults only).
+    config_file: Path | None = None
+    # Where model names (ASR) are looked up and `interpres models pull` puts what it fetches.
+    models_dir: Path | None = None
+    # CTranslate2 translation models and coqui-tts voices the file declares, best first.
+    translation_models: tuple[TranslationModel, ...] = ()
+    coqui_voices: tuple[CoquiVoiceModel, ...] = ()
+
+    @property
+    def model_root(self) -> Path:
+        """models_dir, else INTERPRES_HOME/models (where the joined Whisper base lives too)."""
+        return self.models_dir or self.home / "models"
 
     @classmethod
     def from_env(cls) -> Config:
+        """The file named by INTERPRES_CONFIG (if any), overridden by the environment.
+
+        Raises config_file.ConfigError when that file is missing or wrong.
+        """
         env = os.environ.get
+        path = env("INTERPRES_CONFIG", "").strip()
+        file = config_file.read(path) if path else config_file.FileSettings(Path())
+        asr = file.asr
+        models_dir = env("INTERPRES_MODELS_DIR", "").strip()
+        piper_dir = str(file.piper_dir) if file.piper_dir else ""
         return cls(
             home=_home(),
-            asr_model=env("INTERPRES_ASR_MODEL", "base"),
-            asr_interim_model=env("INTERPRES_ASR_INTERIM_MODEL", ""),
-            asr_device=env("INTERPRES_ASR_DEVICE", "cpu"),
-            asr_compute_type=env("INTERPRES_ASR_COMPUTE_TYPE", "int8"),
-            voices_dir=env("INTERPRES_VOICES_DIR", ""),
+            asr_model=env("INTERPRES_ASR_MODEL") or asr.get("model") or "base",
+            asr_interim_model=env("INTERPRES_ASR_INTERIM_MODEL", asr.get("interim_model", "")),
+            asr_device=env("INTERPRES_ASR_DEVICE") or asr.get("device") or "cpu",
+            asr_compute_type=env("INTERPRES_ASR_COMPUTE_TYPE") or asr.get("compute_type")
+            or "int8",
+            voices_dir=env("INTERPRES_VOICES_DIR", piper_dir),
+            config_file=file.path if path else None,
+            models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
+            translation_models=file.translation,
+            coqui_voices=file.coqui,
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
             ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")

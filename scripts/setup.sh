@@ -63,7 +63,18 @@ if [[ $(cat .venv/.interpres-setup 2>/dev/null) == "$stamp" && -x .venv/bin/inte
 else
     say "installing Python packages into .venv (constraints: requirements.lock)"
     .venv/bin/python -m pip install -q --disable-pip-version-check \
-        -c requirements.lock -e '.[test]'
+        -c requirements.lock -e '.[test,coqui,convert]'
+    # PyPI's torchaudio wheel is built against CUDA torch, and its C++ extension cannot load
+    # beside the CPU torch: coqui's VITS needs only torchaudio's Python part, which works
+    # without it. (With torchaudio from the PyTorch CPU index this never triggers.)
+    if ! .venv/bin/python -c 'import torchaudio' 2>/dev/null \
+            && .venv/bin/python -c 'import torch, sys; sys.exit("+cpu" not in torch.__version__)'; then
+        lib=$(.venv/bin/python -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("torchaudio").origin))')/lib
+        say "torchaudio's CUDA extension cannot load beside CPU torch: using its Python part only"
+        mkdir -p "$lib/unused-cuda"
+        mv "$lib"/*.so "$lib/unused-cuda/"
+        .venv/bin/python -c 'import torchaudio' || die "torchaudio still does not import"
+    fi
     echo "$stamp" > .venv/.interpres-setup
 fi
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +56,12 @@ def loopback_config() -> Config:
     from dataclasses import replace
 
     return replace(Config.from_env(), ice_addresses=("127.0.0.1",), transcripts="off")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """The test-built neural models and their interpres.toml (tests/tiny_models.py), ~30 s."""
+    from tests.tiny_models import build_all
+
+    out = tmp_path_factory.mktemp("tiny-models")
+    return build_all(out, say=lambda message: None)

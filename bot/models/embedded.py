@@ -88,20 +88,34 @@ def silero_vad_file() -> Path:
     return path
 
 
-def resolve_asr_model(name_or_dir: str, progress: Progress | None = None) -> Path:
-    """'base' | 'tiny.en' | a CTranslate2 Whisper directory -> a directory faster-whisper loads."""
+def resolve_asr_model(name_or_dir: str, progress: Progress | None = None,
+                      models_dir: Path | None = None) -> Path:
+    """'base' | 'tiny.en' | a model directory | a name in the models directory -> a directory.
+
+    A name like "small" or "large-v3" is looked up in `models_dir` (default
+    INTERPRES_HOME/models) as NAME, faster-whisper-NAME and whisper-NAME: the names
+    `interpres models pull` and the usual converted models use. Nothing is downloaded here.
+    """
     if name_or_dir == "base":
         return whisper_base_dir(progress)
     if name_or_dir == "tiny.en":
         return whisper_tiny_en_dir()
     path = Path(name_or_dir).expanduser()
-    if path.is_dir() and (path / "model.bin").is_file() and (path / "config.json").is_file():
-        return path
+    candidates = [path]
+    if not path.is_absolute() and len(path.parts) == 1:
+        root = models_dir or Config.from_env().model_root
+        candidates += [root / name for name in
+                       (name_or_dir, f"faster-whisper-{name_or_dir}", f"whisper-{name_or_dir}")]
+    for candidate in candidates:
+        if (candidate / "model.bin").is_file() and (candidate / "config.json").is_file():
+            return candidate
+    looked = ", ".join(str(c.resolve()) for c in candidates)
     raise ModelUnavailable(
-        f"ASR model {name_or_dir!r}: no faster-whisper model in {path.resolve()} "
-        "(looked for model.bin and config.json there). INTERPRES_ASR_MODEL accepts 'base' "
-        "(embedded, multilingual), 'tiny.en' (embedded, English) or a CTranslate2 Whisper "
-        "model directory. Fix: export INTERPRES_ASR_MODEL=base"
+        f"ASR model {name_or_dir!r}: no faster-whisper model (model.bin and config.json) in "
+        f"{looked}. The ASR model may be 'base' (embedded, multilingual), 'tiny.en' "
+        "(embedded, English), a CTranslate2 Whisper directory, or a name found in the models "
+        f"directory (`interpres models pull {name_or_dir}` fetches one when online). "
+        "Fix: export INTERPRES_ASR_MODEL=base"
     )
 
 

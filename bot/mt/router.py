@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+from bot.config_file import TranslationModel
 from bot.languages import NAMES
 from bot.mt.base import TextTranslator, TranslationError
 
@@ -47,14 +48,32 @@ class TranslationRouter:
         self._max_hops = max_hops
 
     @classmethod
-    def from_system(cls, modes_dir: Path | None = None) -> TranslationRouter:
-        """One Apertium translator per installed pair; none starts a process until used."""
+    def from_system(cls, modes_dir: Path | None = None,
+                    neural: Sequence[TranslationModel] = ()) -> TranslationRouter:
+        """The configured CTranslate2 models, then one Apertium translator per installed pair.
+
+        Order is preference for a pair more than one engine serves: a model made for that
+        one pair (Marian), then a multilingual model, then Apertium. A multilingual model's
+        direct pair also beats any pivot, because the shortest path wins. Loading a
+        CTranslate2 model reads it into memory; Apertium starts no process until used.
+        """
         from bot.mt.apertium import ApertiumTranslator, installed_pairs
 
-        return cls(
+        translators: list[TextTranslator] = []
+        if neural:
+            from bot.mt.ctranslate2 import models_from
+
+            models = sorted(models_from(neural), key=lambda model: model.multilingual)
+            translators.extend(t for model in models for t in model.translators())
+        translators.extend(
             ApertiumTranslator(mode, source, target, modes_dir=modes_dir)
             for (source, target), mode in installed_pairs(modes_dir).items()
         )
+        return cls(translators)
+
+    def translator(self, source: str, target: str) -> TextTranslator | None:
+        """The engine this router uses for one direct pair, if any."""
+        return self._by_pair.get((source, target))
 
     def pairs(self) -> list[tuple[str, str]]:
         return sorted(self._by_pair)
@@ -86,9 +105,12 @@ class TranslationRouter:
         engines = ({e for r in routes for e in r.hops} if routes is not None
                    else set(self._by_engine))
         for engine in sorted(engines):
+            translator = self._by_engine.get(engine)
             try:
-                self._by_engine[engine].translate("Hello.")
-            except (KeyError, TranslationError):
+                # A multilingual model serves dozens of pairs: it warms up once, not per pair.
+                warm_up = getattr(translator, "warm_up", None)
+                warm_up() if warm_up else translator.translate("Hello.")  # type: ignore[union-attr]
+            except (AttributeError, TranslationError):
                 continue  # the live caption will report it
 
     def close(self) -> None:

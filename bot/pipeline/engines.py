@@ -32,7 +32,7 @@ class Engines:
     def load(cls, config: Config, speech: bool = True,
              progress: Callable[[str], None] | None = None) -> Engines:
         say = progress or (lambda message: None)
-        model_dir = resolve_asr_model(config.asr_model)
+        model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
         say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type})")
         asr = WhisperEngine(model_dir, device=config.asr_device,
                             compute_type=config.asr_compute_type, name=config.asr_model)
@@ -40,18 +40,22 @@ class Engines:
         interim = None
         if config.asr_interim_model and config.asr_interim_model != config.asr_model:
             say(f"loading Whisper {config.asr_interim_model} for English interims")
-            interim = WhisperEngine(resolve_asr_model(config.asr_interim_model),
+            interim = WhisperEngine(resolve_asr_model(config.asr_interim_model,
+                                                      models_dir=config.model_root),
                                     device=config.asr_device,
                                     compute_type=config.asr_compute_type,
                                     name=config.asr_interim_model)
             interim.warm_up()
-        router = TranslationRouter.from_system()
+        if config.translation_models:
+            say(f"loading {len(config.translation_models)} CTranslate2 translation model(s)")
+        router = TranslationRouter.from_system(neural=config.translation_models)
         say("starting translation engines")
         router.warm_up()
         voices = None
         if speech:
             say("loading voices")
-            voices = VoiceRegistry.from_system(config.voices_dir or None)
+            voices = VoiceRegistry.from_system(config.voices_dir or None,
+                                               coqui=config.coqui_voices)
         return cls(asr=asr, router=router, voices=voices, workers=Workers(),
                    interim_asr=interim)
 

@@ -19,6 +19,7 @@ import numpy as np
 from bot.asr.guards import rejection, trim_repetition
 from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
+from bot.mt.base import TranslationError
 from bot.mt.router import NoRoute, Route, TranslationRouter
 from bot.pipeline.recognizer import FinalUtterance, StageTimes
 from bot.pipeline.speech_queue import SpeechQueue
@@ -136,6 +137,10 @@ class Interpreter:
         started = time.perf_counter()
         try:
             return await self.workers.engine(self.router.translate, route, text)
+        except TranslationError as error:  # an engine saying no: no traceback needed
+            log.warning("translation %s failed: %s", route.engine, error)
+            self.times.fail(stage)
+            return None
         except Exception:
             log.exception("translation %s failed", route.engine)
             self.times.fail(stage)

@@ -27,7 +27,7 @@ class PiperVoice:
         with config_path.open(encoding="utf-8") as f:
             config = json.load(f)
         self.name = f"piper:{model_path.name.removesuffix('.onnx')}"
-        self.lang = _language(config)
+        self.lang = voice_language(config)
         self.sample_rate = int(config["audio"]["sample_rate"])
         self._model = _PiperModel.load(model_path, config_path)
         self._length_scale = self._model.config.length_scale
@@ -54,7 +54,7 @@ class PiperVoice:
         return f"PiperVoice({self.name!r}, lang={self.lang!r})"
 
 
-def _language(config: dict) -> str:
+def voice_language(config: dict) -> str:
     """ISO 639-1 from the voice JSON ("language.family", else the espeak voice "en-us")."""
     family = config.get("language", {}).get("family") or config["espeak"]["voice"]
     return family.lower().replace("_", "-").split("-")[0]

@@ -1,11 +1,13 @@
-"""Which voice speaks each language: Piper where we have one, espeak-ng everywhere else."""
+"""Which voice speaks each language: configured coqui or Piper voices, the embedded Piper
+voice, espeak-ng everywhere else."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bot.config_file import CoquiVoiceModel
 from bot.tts.base import Voice
 from bot.tts.espeak import EspeakVoice, espeak_languages
 from bot.tts.piper import embedded_voice, voices_in
@@ -22,16 +24,25 @@ class VoiceRegistry:
             self._by_lang.setdefault(voice.lang, []).append(voice)
 
     @classmethod
-    def from_system(cls, voices_dir: str | Path | None = None) -> VoiceRegistry:
-        """The embedded Piper voice, then Piper voices from `voices_dir`, then espeak-ng.
+    def from_system(cls, voices_dir: str | Path | None = None,
+                    coqui: Sequence[CoquiVoiceModel] = ()) -> VoiceRegistry:
+        """Configured coqui voices, then Piper voices from `voices_dir`, then the embedded
+        Piper voice, then espeak-ng.
 
-        Order is preference, so Piper beats espeak-ng for any language both speak. Loading
-        the Piper models here (not on first use) keeps the first utterance fast and makes
-        a broken voice file show up at startup.
+        Order is preference: what the user brought beats what ships with Interpres, and
+        Piper beats espeak-ng for any language both speak. Loading the models here (not on
+        first use) keeps the first utterance fast and makes a broken voice show at startup;
+        a configured coqui voice that cannot load stops the start (ModelUnavailable), because
+        the user asked for it by name.
         """
-        voices: list[Voice] = [embedded_voice()]
+        voices: list[Voice] = []
+        if coqui:
+            from bot.tts.coqui import voices_from
+
+            voices.extend(voices_from(coqui))
         if voices_dir:
             voices.extend(voices_in(voices_dir))
+        voices.append(embedded_voice())
         espeak = sorted(espeak_languages())
         if not espeak:
             log.warning("espeak-ng not found: only languages with a Piper voice will be spoken")

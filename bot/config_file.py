@@ -1,0 +1,204 @@
+"""interpres.toml: the models a deployment brings (ASR, translation, voices), read and checked.
+
+Everything here is optional: with no file, Interpres runs on the embedded default. The file
+only declares; nothing is loaded or downloaded while reading it. Mistakes are reported with
+the file, the table and the key, and what would be accepted instead.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import languages
+
+LAYOUTS = ("marian", "m2m100", "nllb")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message says where and what to write."""
+
+
+@dataclass(frozen=True)
+class TranslationModel:
+    """One CTranslate2 translation directory ([[translation]])."""
+
+    path: Path
+    # "marian" (one pair), "m2m100" or "nllb" (multilingual); None: detected from the files.
+    layout: str | None = None
+    # Marian: the pair; None: read from a directory name like "opus-mt-en-fr".
+    source: str | None = None
+    target: str | None = None
+    # Multilingual: the languages to use; empty: every language of the model Interpres knows.
+    languages: tuple[str, ...] = ()
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 2
+
+
+@dataclass(frozen=True)
+class CoquiVoiceModel:
+    """One coqui-tts model directory ([[voices.coqui]]): config.json plus model.pth."""
+
+    path: Path
+    # Single-language models: the language it speaks. Multilingual: `languages`.
+    lang: str | None = None
+    languages: tuple[str, ...] = ()
+    # Multi-speaker models: the speaker's name, or a reference recording (XTTS and the like).
+    speaker: str | None = None
+    speaker_wav: Path | None = None
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    path: Path
+    models_dir: Path | None = None
+    asr: dict[str, str] = field(default_factory=dict)  # model, interim_model, device, compute_type
+    translation: tuple[TranslationModel, ...] = ()
+    piper_dir: Path | None = None
+    coqui: tuple[CoquiVoiceModel, ...] = ()
+
+
+_TOP = {"models_dir", "asr", "translation", "voices"}
+_ASR = {"model", "interim_model", "device", "compute_type"}
+_TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
+                "beam_size"}
+_VOICES = {"piper_dir", "coqui"}
+_COQUI = {"path", "lang", "languages", "speaker", "speaker_wav"}
+
+
+def read(path: str | Path) -> FileSettings:
+    """Parse and check one interpres.toml; paths in it are relative to models_dir, then to it."""
+    path = Path(path).expanduser()
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist (from INTERPRES_CONFIG "
+                          "or --config)") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    here = _Table(path, "", data)
+    here.only(_TOP)
+    base = path.parent.resolve()
+    models_dir = here.path("models_dir", base)
+    # Model paths resolve against models_dir when it is set, else against the file's folder.
+    model_base = models_dir or base
+
+    asr_table = here.table("asr")
+    asr_table.only(_ASR)
+    asr = {key: asr_table.string(key) for key in _ASR if key in asr_table.data}
+    if asr.get("device") and asr["device"] not in DEVICES:
+        raise asr_table.error("device", f"is {asr['device']!r}; use one of {', '.join(DEVICES)}")
+
+    translation = tuple(_translation(table, model_base)
+                        for table in here.tables("translation"))
+    voices = here.table("voices")
+    voices.only(_VOICES)
+    coqui = tuple(_coqui(table, model_base) for table in voices.tables("coqui"))
+    return FileSettings(path=path, models_dir=models_dir, asr=asr, translation=translation,
+                        piper_dir=voices.path("piper_dir", model_base), coqui=coqui)
+
+
+def _translation(table: _Table, base: Path) -> TranslationModel:
+    table.only(_TRANSLATION)
+    layout = table.string("layout") or None
+    if layout and layout not in LAYOUTS:
+        raise table.error("layout", f"is {layout!r}; use one of {', '.join(LAYOUTS)} "
+                                    "(or leave it out to detect it)")
+    device = table.string("device") or "cpu"
+    if device not in DEVICES:
+        raise table.error("device", f"is {device!r}; use one of {', '.join(DEVICES)}")
+    beam = table.data.get("beam_size", 2)
+    if not isinstance(beam, int) or isinstance(beam, bool) or not 1 <= beam <= 16:
+        raise table.error("beam_size", f"is {beam!r}; use a whole number from 1 to 16")
+    return TranslationModel(
+        path=table.required_path("path", base), layout=layout,
+        source=table.language("source"), target=table.language("target"),
+        languages=table.language_list("languages"), device=device,
+        compute_type=table.string("compute_type") or "int8", beam_size=beam)
+
+
+def _coqui(table: _Table, base: Path) -> CoquiVoiceModel:
+    table.only(_COQUI)
+    voice = CoquiVoiceModel(
+        path=table.required_path("path", base), lang=table.language("lang"),
+        languages=table.language_list("languages"), speaker=table.string("speaker") or None,
+        speaker_wav=table.path("speaker_wav", base))
+    if not voice.lang and not voice.languages:
+        raise table.error("lang", "is missing: say which language the voice speaks "
+                                  '(lang = "fr"), or languages = [...] for a multilingual model')
+    return voice
+
+
+class _Table:
+    """One TOML table and where it sits, so every error can name file, table and key."""
+
+    def __init__(self, file: Path, where: str, data: Any) -> None:
+        self.file, self.where, self.data = file, where, data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: [{where}] must be a table")
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        place = f"[{self.where}] " if self.where else ""
+        return ConfigError(f"{self.file}: {place}{key} {problem}")
+
+    def only(self, known: set[str]) -> None:
+        for key in self.data:
+            if key not in known:
+                raise self.error(key, f"is not a known setting here; known: "
+                                      f"{', '.join(sorted(known))}")
+
+    def table(self, key: str) -> _Table:
+        where = f"{self.where}.{key}" if self.where else key
+        return _Table(self.file, where, self.data.get(key, {}))
+
+    def tables(self, key: str) -> list[_Table]:
+        items = self.data.get(key, [])
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            raise self.error(key, f"must be a list of tables ([[{key}]])")
+        where = f"{self.where}.{key}" if self.where else key
+        return [_Table(self.file, f"{where} #{n}", item)
+                for n, item in enumerate(items, start=1)]
+
+    def string(self, key: str) -> str:
+        value = self.data.get(key, "")
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, not {value!r}")
+        return value.strip()
+
+    def path(self, key: str, base: Path) -> Path | None:
+        value = self.string(key)
+        return (base / Path(value).expanduser()) if value else None
+
+    def required_path(self, key: str, base: Path) -> Path:
+        found = self.path(key, base)
+        if found is None:
+            raise self.error(key, "is missing: the model's directory")
+        return found
+
+    def language(self, key: str) -> str | None:
+        value = self.string(key)
+        if not value:
+            return None
+        try:
+            return languages.normalize(value)
+        except languages.UnknownLanguage as error:
+            raise self.error(key, f"is not a language Interpres knows: {error}") from None
+
+    def language_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f'must be a list of language codes like ["en", "fr"], '
+                                  f"not {value!r}")
+        try:
+            return tuple(dict.fromkeys(languages.normalize(v) for v in value))
+        except languages.UnknownLanguage as error:
+            raise self.error(key, f"has a language Interpres does not know: {error}") from None
