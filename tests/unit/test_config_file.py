@@ -1,0 +1,152 @@
+"""interpres.toml: what it declares, how the environment overrides it, and its error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.config_file import ConfigError, CoquiVoiceModel, TranslationModel, read
+from bot.models.embedded import ModelUnavailable, resolve_asr_model
+
+FULL = """
+models_dir = "models"
+
+[asr]
+model = "small"
+device = "cuda"
+compute_type = "float16"
+
+[[translation]]
+path = "opus-mt-en-fr"
+beam_size = 4
+
+[[translation]]
+path = "/abs/nllb-200-distilled-600M"
+layout = "nllb"
+languages = ["en", "FR", "deu", "en"]
+device = "cuda"
+compute_type = "int8_float16"
+
+[voices]
+piper_dir = "~/voices"
+
+[[voices.coqui]]
+path = "vits-fr"
+lang = "fr-FR"
+
+[[voices.coqui]]
+path = "xtts"
+languages = ["en", "es"]
+speaker_wav = "ana.wav"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "interpres.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_full_file(tmp_path: Path) -> None:
+    settings = read(write(tmp_path, FULL))
+    models = tmp_path.resolve() / "models"
+    assert settings.models_dir == models
+    assert settings.asr == {"model": "small", "device": "cuda", "compute_type": "float16"}
+    assert settings.translation == (
+        TranslationModel(path=models / "opus-mt-en-fr", beam_size=4),
+        TranslationModel(path=Path("/abs/nllb-200-distilled-600M"), layout="nllb",
+                         languages=("en", "fr", "de"), device="cuda",
+                         compute_type="int8_float16"),
+    )
+    assert settings.piper_dir == Path("~/voices").expanduser()
+    assert settings.coqui == (
+        CoquiVoiceModel(path=models / "vits-fr", lang="fr"),
+        CoquiVoiceModel(path=models / "xtts", languages=("en", "es"),
+                        speaker_wav=models / "ana.wav"),
+    )
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("INTERPRES_CONFIG", str(write(tmp_path, FULL)))
+    for name in ("INTERPRES_ASR_MODEL", "INTERPRES_ASR_DEVICE", "INTERPRES_ASR_COMPUTE_TYPE",
+                 "INTERPRES_VOICES_DIR", "INTERPRES_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config.from_env()
+    assert (config.asr_model, config.asr_device, config.asr_compute_type) == (
+        "small", "cuda", "float16")
+    assert config.config_file == tmp_path / "interpres.toml"
+    assert config.model_root == tmp_path.resolve() / "models"
+    assert len(config.translation_models) == 2 and len(config.coqui_voices) == 2
+    monkeypatch.setenv("INTERPRES_ASR_MODEL", "base")
+    monkeypatch.setenv("INTERPRES_ASR_DEVICE", "cpu")
+    monkeypatch.setenv("INTERPRES_VOICES_DIR", "/elsewhere")
+    monkeypatch.setenv("INTERPRES_MODELS_DIR", "/models")
+    config = Config.from_env()
+    assert (config.asr_model, config.asr_device, config.asr_compute_type) == (
+        "base", "cpu", "float16")
+    assert config.voices_dir == "/elsewhere"
+    assert config.model_root == Path("/models")
+
+
+def test_no_file_is_the_embedded_default(monkeypatch) -> None:
+    monkeypatch.delenv("INTERPRES_CONFIG", raising=False)
+    monkeypatch.delenv("INTERPRES_ASR_MODEL", raising=False)
+    config = Config.from_env()
+    assert config.config_file is None
+    assert config.asr_model == "base"
+    assert config.translation_models == () and config.coqui_voices == ()
+    assert config.model_root == config.home / "models"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[asr]\nmodle = 'small'\n", r"\[asr\] modle is not a known setting here; known: "
+                                 "compute_type, device, interim_model, model"),
+    ("colour = 1\n", "colour is not a known setting"),
+    ("[asr]\ndevice = 'gpu'\n", r"\[asr\] device is 'gpu'; use one of cpu, cuda, auto"),
+    ("[[translation]]\nlayout = 'marian'\n", r"\[translation #1\] path is missing"),
+    ("[[translation]]\npath = 'x'\n[[translation]]\npath = 'y'\nlayout = 'opus'\n",
+     r"\[translation #2\] layout is 'opus'; use one of marian, m2m100, nllb"),
+    ("[[translation]]\npath = 'x'\nbeam_size = 0\n", "beam_size is 0; use a whole number"),
+    ("[[translation]]\npath = 'x'\nsource = 'klingon'\n",
+     "source is not a language Interpres knows"),
+    ("[[translation]]\npath = 'x'\nlanguages = 'en,fr'\n", "must be a list of language codes"),
+    ("[[voices.coqui]]\npath = 'v'\n", r"\[voices.coqui #1\] lang is missing"),
+    ("[voices]\npiper_dir = 3\n", "piper_dir must be a string"),
+    ("translation = 'x'\n", "must be a list of tables"),
+    ("[asr\n", "not valid TOML"),
+])
+def test_mistakes_name_file_table_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        read(path)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("INTERPRES_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="nope.toml does not exist"):
+        Config.from_env()
+
+
+def fake_whisper(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "model.bin").write_bytes(b"")
+    (directory / "config.json").write_text("{}")
+    return directory
+
+
+def test_asr_model_names_resolve_in_the_models_directory(tmp_path: Path) -> None:
+    small = fake_whisper(tmp_path / "faster-whisper-small")
+    mine = fake_whisper(tmp_path / "my-model")
+    assert resolve_asr_model("small", models_dir=tmp_path) == small
+    assert resolve_asr_model("my-model", models_dir=tmp_path) == mine
+    assert resolve_asr_model(str(mine), models_dir=tmp_path / "elsewhere") == mine
+    with pytest.raises(ModelUnavailable) as caught:
+        resolve_asr_model("large-v3", models_dir=tmp_path)
+    message = str(caught.value)
+    # It names every place it looked, and how to get the model.
+    for looked in ("large-v3", "faster-whisper-large-v3", "whisper-large-v3"):
+        assert str(tmp_path / looked) in message
+    assert "interpres models pull large-v3" in message
