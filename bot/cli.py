@@ -259,6 +259,14 @@ def serve(args: argparse.Namespace) -> int:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = args.host == "localhost"
+    from bot.config import Config
+    from bot.models.catalog import configured_problems
+
+    problems = configured_problems(Config.from_env())
+    if problems:
+        raise CliError("the configured models cannot be used:\n  " + "\n  ".join(problems)
+                       + "\n(`interpres doctor` checks everything; fix the configuration "
+                       "or the model directories)")
     secret = _secret()
     if secret is None and not loopback:
         raise CliError(f"listening on {args.host} needs join tokens: set "

@@ -50,6 +50,7 @@ class CoquiVoiceModel:
     # Multi-speaker models: the speaker's name, or a reference recording (XTTS and the like).
     speaker: str | None = None
     speaker_wav: Path | None = None
+    device: str = "cpu"  # "cuda" runs it on the GPU (torch's CUDA build)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ _ASR = {"model", "interim_model", "device", "compute_type"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
 _VOICES = {"piper_dir", "coqui"}
-_COQUI = {"path", "lang", "languages", "speaker", "speaker_wav"}
+_COQUI = {"path", "lang", "languages", "speaker", "speaker_wav", "device"}
 
 
 def read(path: str | Path) -> FileSettings:
@@ -129,7 +130,9 @@ def _coqui(table: _Table, base: Path) -> CoquiVoiceModel:
     voice = CoquiVoiceModel(
         path=table.required_path("path", base), lang=table.language("lang"),
         languages=table.language_list("languages"), speaker=table.string("speaker") or None,
-        speaker_wav=table.path("speaker_wav", base))
+        speaker_wav=table.path("speaker_wav", base), device=table.string("device") or "cpu")
+    if voice.device not in ("cpu", "cuda"):
+        raise table.error("device", f"is {voice.device!r}; use cpu or cuda")
     if not voice.lang and not voice.languages:
         raise table.error("lang", "is missing: say which language the voice speaks "
                                   '(lang = "fr"), or languages = [...] for a multilingual model')

@@ -79,6 +79,8 @@ class State:
         self.rooms = Rooms()
         self.metrics = prometheus.Metrics()
         self.ready = asyncio.Event()
+        # Why the models could not load (shown by /readyz); None while loading or loaded.
+        self.load_error: str | None = None
         self.listen: list[str] = []
         self.speak: list[str] = []
         self.authority = TokenAuthority(config.token_secret) if config.token_secret else None
@@ -93,7 +95,11 @@ class State:
         targets = {target for _, target in router.pairs()} | {"en"}
         voices = engines.voices
         self.listen = sorted(t for t in targets if voices is None or voices.voice_for(t))
-        self.speak = sorted(lang for lang in languages.NAMES if router.reachable(lang))
+        # A language is worth speaking if someone can hear it: translated, or as it is (a
+        # room of English listeners needs no engine for English speakers).
+        heard = set(self.listen)
+        self.speak = sorted(lang for lang in languages.NAMES
+                            if lang in heard or heard & set(router.reachable(lang)))
         self.ready.set()
 
 
@@ -184,6 +190,8 @@ async def readyz(request: Request) -> Response:
     state: State = request.app.state.interpres
     if state.ready.is_set():
         return JSONResponse({"status": "ready"})
+    if state.load_error:
+        return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
     return JSONResponse({"status": "loading models"}, status_code=503,
                         headers={"Retry-After": "5"})
 
@@ -403,12 +411,17 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
         quiet_orphaned_send_errors(asyncio.get_running_loop())
         purger = asyncio.create_task(purge_periodically(db)) if db.retention_days else None
         ticker = asyncio.create_task(state.metrics.loop_lag.run())
-        loader: asyncio.Task[Engines] | None = None
+        loader: asyncio.Task[Engines | None] | None = None
         if engines is not None:
             state.set_engines(engines)
         else:
-            async def load() -> Engines:
-                loaded = await asyncio.to_thread(Engines.load, config, True, log.info)
+            async def load() -> Engines | None:
+                try:
+                    loaded = await asyncio.to_thread(Engines.load, config, True, log.info)
+                except Exception as problem:  # shown by /readyz and the log, not swallowed
+                    state.load_error = f"{type(problem).__name__}: {problem}"
+                    log.error("models failed to load: %s", state.load_error)
+                    return None
                 state.set_engines(loaded)
                 log.info("models ready")
                 return loaded

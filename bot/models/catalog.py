@@ -31,6 +31,20 @@ def entries(config: Config) -> list[Entry]:
     return [*_asr(config), *_translation(config), *_voices(config)]
 
 
+def configured_problems(config: Config) -> list[str]:
+    """What is wrong with the models the configuration names (metadata only, instant): the
+    server checks this before it starts, instead of failing minutes later in the loader."""
+    configured = {"ctranslate2", "coqui"}
+    problems = []
+    for entry in entries(config):
+        named_asr = entry.stage == "asr" and entry.name in (config.asr_model,
+                                                            config.asr_interim_model)
+        if not entry.ok and (entry.engine in configured or named_asr or (
+                entry.engine == "piper" and entry.note.startswith("voices directory"))):
+            problems.append(f"{entry.engine}:{entry.name}: {entry.note}")
+    return problems
+
+
 def format_entries(found: list[Entry]) -> str:
     lines = []
     titles = {"asr": "Speech recognition", "translation": "Translation", "voice": "Voices"}

@@ -275,7 +275,14 @@ def describe(spec: TranslationModel) -> ModelInfo:
 
 
 def models_from(specs: Sequence[TranslationModel]) -> list[CTranslate2Model]:
-    return [CTranslate2Model(spec) for spec in specs]
+    """One model per table; two tables naming the same directory the same way are one model
+    in memory (the first table's languages and beam win)."""
+    loaded: dict[tuple[Path, str, str], CTranslate2Model] = {}
+    for spec in specs:
+        key = (spec.path.resolve(), spec.device, spec.compute_type)
+        if key not in loaded:
+            loaded[key] = CTranslate2Model(spec)
+    return list(loaded.values())
 
 
 def _vocabulary(path: Path) -> list[str]:

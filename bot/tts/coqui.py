@@ -59,7 +59,7 @@ class CoquiModel:
                                    f"installed ({error}). Fix: {COQUI_FIX}") from None
         try:
             self._tts = TTS(model_path=str(checkpoint), config_path=str(config_path),
-                            progress_bar=False)
+                            progress_bar=False).to(spec.device)
         except Exception as error:  # coqui raises anything from TypeError to KeyError
             raise ModelUnavailable(f"coqui voice {spec.path}: cannot load it: "
                                    f"{type(error).__name__}: {error}") from None

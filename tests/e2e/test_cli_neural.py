@@ -95,3 +95,54 @@ def test_pull_fails_clearly_offline(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
     unknown = interpres("models", "pull", "enormous")
     assert unknown.returncode == 2 and "unknown model 'enormous'" in unknown.stderr
+
+
+def test_serve_refuses_a_config_whose_models_are_missing(tmp_path: Path) -> None:
+    bad = tmp_path / "interpres.toml"
+    bad.write_text("[[translation]]\npath = 'nowhere'\n[[voices.coqui]]\npath = 'nope'\n"
+                   "lang = 'fr'\n")
+    result = interpres("--config", str(bad), "serve", "--port", "0", timeout=60)
+    assert result.returncode == 2
+    assert "the configured models cannot be used" in result.stderr
+    assert "ctranslate2:nowhere" in result.stderr and "coqui:nope: no config.json" in result.stderr
+
+
+def test_readyz_reports_models_that_fail_to_load(tmp_path: Path) -> None:
+    """A voice whose files look right but do not load: the loader's error reaches /readyz."""
+    import asyncio
+    import urllib.error
+    import urllib.request
+    from dataclasses import replace
+
+    from bot.config_file import CoquiVoiceModel
+    from bot.server import create_app
+    from tests.conftest import loopback_config
+    from tests.server_runner import running_server
+
+    broken = tmp_path / "broken-voice"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model": "vits"}')
+    (broken / "model.pth").write_bytes(b"not a checkpoint")
+    config = replace(loopback_config(),
+                     coqui_voices=(CoquiVoiceModel(path=broken, lang="fr"),))
+
+    def readyz(url: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    async def main() -> dict:
+        async with running_server(create_app(config)) as url:
+            for _ in range(600):
+                status, body = await asyncio.to_thread(readyz, url)
+                if body["status"] != "loading models":
+                    assert status == 503
+                    return body
+                await asyncio.sleep(0.1)
+        raise AssertionError("still loading after 60 s")
+
+    body = asyncio.run(main())
+    assert body["status"] == "failed"
+    assert "coqui voice" in body["error"] and "broken-voice" in body["error"]
