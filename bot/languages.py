@@ -26,6 +26,14 @@ NAMES: dict[str, str] = {
     "ha": "Hausa", "ba": "Bashkir", "jw": "Javanese", "su": "Sundanese",
 }
 
+# How speakers call their own language (the interpreter feeds' display names in Janus).
+NATIVE_NAMES: dict[str, str] = {
+    "en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano",
+    "pt": "Português", "ca": "Català", "nl": "Nederlands", "pl": "Polski", "ru": "Русский",
+    "uk": "Українська", "zh": "中文", "ja": "日本語", "ko": "한국어", "ar": "العربية",
+    "tr": "Türkçe", "sv": "Svenska", "el": "Ελληνικά", "hi": "हिन्दी", "ro": "Română",
+}
+
 # ISO 639-3 (and a few regional) codes as Apertium spells them, mapped to 639-1.
 _THREE_TO_TWO: dict[str, str] = {
     "eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "por": "pt", "ita": "it", "cat": "ca",

@@ -8,10 +8,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# Apertium pairs (MT), espeak-ng (voices other than English), chromium (browser tests).
+# Apertium pairs (MT), espeak-ng (voices other than English), chromium (browser tests),
+# janus + its JavaScript library (Janus mode and its tests), coturn (TURN and its tests).
 # PyAV and aiortc wheels bundle FFmpeg, Opus, VPX and SRTP, so they need no Debian package.
 APT_PACKAGES=(apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita
-              apertium-eng-cat espeak-ng chromium)
+              apertium-eng-cat espeak-ng chromium janus libjs-janus-gateway coturn iproute2)
 PYTHON=${PYTHON:-python3}
 
 if [[ $EUID -eq 0 && -n ${SUDO_USER:-} ]]; then
@@ -42,6 +43,12 @@ if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    # Debian starts a system-wide Janus on install; Interpres starts its own (tests, compose)
+    # and a stray one would hold port 8088.
+    if [[ " ${missing[*]} " == *" janus "* ]] && [[ -d /run/systemd/system ]]; then
+        say "stopping the janus service Debian enabled (Interpres runs its own)"
+        "${sudo[@]}" systemctl disable --now janus >/dev/null 2>&1 || true
+    fi
 else
     say "Debian packages present"
 fi

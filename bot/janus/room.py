@@ -1,0 +1,339 @@
+"""JanusRoom: the bot as a guest in a Janus VideoRoom.
+
+It keeps one Janus session (keepalives in bot/janus/api.py), joins the room with a control
+handle that publishes nothing (it receives the room's publisher events), publishes one
+interpretation feed per target language (bot/janus/peers.py) and subscribes to every other
+publisher's audio through one multistream handle. Each publisher's audio feeds a speaker
+pipeline named after their display name; captions go out on the data channel of the feed
+in their language, synthesized speech on its audio.
+
+Languages: those given (--to), plus any a participant asks for with {"type": "listen",
+"lang": ...} on their data channel; an asked-for language nobody asked for again within
+`idle_seconds` is unpublished. When the session is lost (Janus restarted, network), every
+handle is rebuilt with backoff; mistakes a person must fix (wrong PIN, unknown room, room
+full, missing API secret) stop the bot with the reason instead of looping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
+
+from bot.events import Caption, Event, Speaker, SpeechAudio
+from bot.janus.api import JanusError, JanusSession, JanusUnreachable
+from bot.janus.peers import (
+    Access,
+    LanguageFeed,
+    Stream,
+    Subscriber,
+    join_publisher,
+    publish_language,
+)
+from bot.pipeline.engines import Engines
+from bot.pipeline.interpreter import InterpreterOptions
+from bot.pipeline.recognizer import RecognizerOptions
+from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
+from bot.rtc.inbound import drain
+
+log = logging.getLogger(__name__)
+PUSH_SAMPLES = 1600  # 100 ms at 16 kHz, as in the built-in room
+# Errors a retry cannot fix: say them and stop.
+FATAL = {403, 426, 432, 433, 428}
+BACKOFF = (0.5, 1.0, 2.0, 3.0)
+CONTROL_DISPLAY = "Interpres"
+
+
+@dataclass(frozen=True)
+class JanusOptions:
+    url: str
+    room: int
+    pin: str | None = None
+    api_secret: str | None = None
+    token: str | None = None
+    targets: tuple[str, ...] = ("en",)
+    # An asked-for language is dropped this long after the last request for it.
+    idle_seconds: float = 300.0
+    keepalive_every: float = 25.0
+
+
+@dataclass
+class Talker:
+    """One remote publisher being interpreted."""
+
+    feed: int
+    name: str
+    pipeline: SpeakerPipeline
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class JanusRoom:
+    def __init__(self, options: JanusOptions, engines: Engines) -> None:
+        self.options = options
+        self.engines = engines
+        self.access = Access(options.room, options.pin)
+        self.session: JanusSession | None = None
+        self.feeds: dict[str, LanguageFeed] = {}
+        self.talkers: dict[int, Talker] = {}
+        self.subscriber: Subscriber | None = None
+        self.asked: dict[str, float] = {}  # language -> when someone last asked for it
+        self.joined = asyncio.Event()  # set on every successful (re)join
+        self.joins = 0
+        self._clock = wall_clock()
+        self._own_feeds: set[int] = set()
+        self._control: int | None = None
+        self._publishing: set[str] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Stay in the room until `stop` is set; rejoin whenever the session is lost."""
+        stop = stop or asyncio.Event()
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._connect()
+                failures = 0
+                assert self.session is not None
+                lost = asyncio.create_task(self.session.lost.wait())
+                stopped = asyncio.create_task(stop.wait())
+                expiry = asyncio.create_task(self._expire_languages())
+                await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (lost, stopped, expiry):
+                    task.cancel()
+                if not stop.is_set():
+                    log.warning("janus: session lost; rejoining room %s", self.options.room)
+            except JanusError as error:
+                if error.code in FATAL or (self.joins == 0 and not error.session_lost):
+                    await self._teardown()
+                    raise
+                log.warning("janus: %s; retrying", error)
+            except JanusUnreachable as error:
+                if self.joins == 0 and failures >= len(BACKOFF):
+                    await self._teardown()
+                    raise
+                log.warning("janus: unreachable (%s); retrying", error)
+            await self._teardown()
+            if stop.is_set():
+                break
+            await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+            failures += 1
+        await self._teardown()
+
+    async def _connect(self) -> None:
+        options = self.options
+        session = self.session = JanusSession(options.url, options.api_secret, options.token,
+                                              keepalive_every=options.keepalive_every)
+        await session.create()
+        self._control, feed_id, private_id, publishers = await join_publisher(
+            session, self.access, CONTROL_DISPLAY, self._on_control_event)
+        self._own_feeds = {feed_id}
+        self.subscriber = Subscriber(session, self.access, private_id, self._on_track,
+                                     self._on_gone, self._on_data)
+        for lang in self._languages():
+            await self._publish(lang)
+        await self.subscriber.subscribe(self._others(publishers))
+        self.joins += 1
+        self.joined.set()
+        log.info("janus: in room %s (join %d): publishing %s, %d other publisher(s)",
+                 options.room, self.joins, ", ".join(sorted(self.feeds)) or "nothing",
+                 len(self.subscriber.feeds))
+
+    async def _teardown(self) -> None:
+        self.joined.clear()
+        for talker in list(self.talkers.values()):
+            await self._drop_talker(talker.feed)
+        session = self.session
+        if session is None:
+            return
+        if self.subscriber is not None:
+            with contextlib.suppress(Exception):
+                await self.subscriber.close()
+            self.subscriber = None
+        for feed in list(self.feeds.values()):
+            with contextlib.suppress(Exception):
+                await feed.close(session)
+        self.feeds.clear()
+        self._publishing.clear()
+        await session.destroy()
+        self.session = None
+
+    # -- languages ------------------------------------------------------------------------
+
+    def _languages(self) -> list[str]:
+        return sorted(set(self.options.targets) | set(self.asked))
+
+    async def _publish(self, lang: str) -> None:
+        if lang in self.feeds or lang in self._publishing or self.session is None:
+            return
+        self._publishing.add(lang)
+        try:
+            feed = await publish_language(self.session, self.access, lang,
+                                          self._on_control_event_quiet)
+        finally:
+            self._publishing.discard(lang)
+        self.feeds[lang] = feed
+        self._own_feeds.add(feed.feed_id)
+        self._retarget()
+
+    async def _unpublish(self, lang: str) -> None:
+        feed = self.feeds.pop(lang, None)
+        if feed is not None and self.session is not None:
+            self._retarget()
+            await feed.close(self.session)
+            log.info("janus: nobody asked for %s lately: unpublished", lang)
+
+    def _retarget(self) -> None:
+        targets = tuple(sorted(self.feeds))
+        for talker in self.talkers.values():
+            talker.pipeline.set_targets(targets)
+
+    async def _expire_languages(self) -> None:
+        while True:
+            await asyncio.sleep(min(30.0, self.options.idle_seconds / 2))
+            now = time.monotonic()
+            for lang, when in list(self.asked.items()):
+                if now - when > self.options.idle_seconds and lang not in self.options.targets:
+                    del self.asked[lang]
+                    await self._unpublish(lang)
+
+    def _on_data(self, raw: Any) -> None:
+        """A participant's data message (relayed by Janus): only `listen` means anything."""
+        if not isinstance(raw, str) or len(raw) > 4096:
+            return
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "listen":
+            return
+        lang = message.get("lang")
+        if not isinstance(lang, str) or not self._can_serve(lang):
+            return
+        self.asked[lang] = time.monotonic()
+        if lang not in self.feeds:
+            log.info("janus: a participant asked for %s", lang)
+            asyncio.get_running_loop().create_task(self._publish_quietly(lang))
+
+    def _can_serve(self, lang: str) -> bool:
+        voices = self.engines.voices
+        has_voice = voices is None or voices.voice_for(lang) is not None
+        router = self.engines.router
+        return has_voice and (lang == "en" or any(lang in router.reachable(s)
+                                                 for s in ("en", "es")))
+
+    async def _publish_quietly(self, lang: str) -> None:
+        try:
+            await self._publish(lang)
+        except Exception:  # one language failing to publish must not stop the room
+            log.exception("janus: publishing %s failed", lang)
+
+    # -- publishers coming and going ------------------------------------------------------
+
+    def _others(self, publishers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [p for p in publishers if int(p["id"]) not in self._own_feeds
+                and not str(p.get("display", "")).startswith(("Interpreter ·",
+                                                               CONTROL_DISPLAY))]
+
+    def _on_control_event_quiet(self, event: dict[str, Any]) -> None:
+        """Events on the language feeds' handles: the control handle already hears all."""
+
+    def _on_control_event(self, event: dict[str, Any]) -> None:
+        data = event.get("plugindata", {}).get("data", {})
+        if data.get("videoroom") not in ("event", "talking", "stopped-talking"):
+            return
+        loop = asyncio.get_running_loop()
+        publishers = self._others(data.get("publishers", []))
+        if publishers and self.subscriber is not None:
+            loop.create_task(self._subscribe(publishers))
+        for key in ("unpublished", "leaving"):
+            gone = data.get(key)
+            if isinstance(gone, int) and gone not in self._own_feeds:
+                loop.create_task(self._forget(gone))
+
+    async def _subscribe(self, publishers: list[dict[str, Any]]) -> None:
+        if self.subscriber is None:
+            return
+        try:
+            await self.subscriber.subscribe(publishers)
+        except (JanusError, JanusUnreachable) as error:
+            log.warning("janus: could not subscribe to new publishers: %s", error)
+
+    async def _forget(self, feed: int) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.forget(feed)
+        await self._drop_talker(feed)
+
+    # -- media ----------------------------------------------------------------------------
+
+    def _on_track(self, stream: Stream, track: MediaStreamTrack) -> None:
+        asyncio.get_running_loop().create_task(self._start_talker(stream, track))
+
+    def _on_gone(self, stream: Stream) -> None:
+        asyncio.get_running_loop().create_task(self._drop_talker(stream.feed))
+
+    async def _start_talker(self, stream: Stream, track: MediaStreamTrack) -> None:
+        if stream.feed in self.talkers:
+            return
+        name = stream.display or f"feed {stream.feed}"
+        options = PipelineOptions(recognizer=RecognizerOptions(language=None),
+                                  interpreter=InterpreterOptions(
+                                      targets=tuple(sorted(self.feeds))))
+        pipeline = SpeakerPipeline(Speaker(f"f{stream.feed}", name), self.engines, options,
+                                   clock=self._clock)
+        await pipeline.__aenter__()
+        talker = Talker(stream.feed, name, pipeline)
+        self.talkers[stream.feed] = talker
+        talker.tasks = [asyncio.create_task(self._listen(talker, track)),
+                        asyncio.create_task(self._speak(talker))]
+        log.info("janus: interpreting %s (feed %s)", name, stream.feed)
+
+    async def _drop_talker(self, feed: int) -> None:
+        talker = self.talkers.pop(feed, None)
+        if talker is None:
+            return
+        for task in talker.tasks:
+            task.cancel()
+        await asyncio.gather(*talker.tasks, return_exceptions=True)
+        await talker.pipeline.__aexit__(None, None, None)
+        log.info("janus: %s left", talker.name)
+
+    async def _listen(self, talker: Talker, track: MediaStreamTrack) -> None:
+        pending: list[np.ndarray] = []
+        count = 0
+
+        async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
+            nonlocal count
+            pending.append(speech)
+            count += len(speech)
+            if count >= PUSH_SAMPLES:
+                chunk = np.concatenate(pending)
+                pending.clear()
+                count = 0
+                await talker.pipeline.push(chunk)
+
+        await drain(track, on_audio)
+
+    async def _speak(self, talker: Talker) -> None:
+        async for event in talker.pipeline.events():
+            try:
+                self._dispatch(event)
+            except Exception:  # one bad event must not stop this speaker's captions
+                log.exception("janus: dispatch failed")
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Caption):
+            feed = self.feeds.get(event.lang)
+            if feed is not None:
+                feed.send(event.to_wire())
+        elif isinstance(event, SpeechAudio):
+            feed = self.feeds.get(event.lang)
+            if feed is not None:
+                feed.track.push(event.samples)
