@@ -63,6 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--url", default="", metavar="BASE",
                        help="also print an invitation link, e.g. --url https://meet.example.org")
 
+    join = commands.add_parser(
+        "join", help="join a room on an SFU as the interpreter (Janus VideoRoom)",
+        description="Join a meeting on an SFU as a guest: interpret every publisher and "
+                    "publish one interpreter feed per language, with captions.")
+    sfus = join.add_subparsers(dest="sfu", required=True)
+    janus = sfus.add_parser(
+        "janus", help="a Janus VideoRoom",
+        description="Join a Janus VideoRoom (HTTP API). Settings not given here come from "
+                    "the [janus] table of the configuration file.")
+    janus.add_argument("--url", help="Janus's HTTP API, e.g. http://HOST:8088/janus")
+    janus.add_argument("--room", type=int, help="the VideoRoom's number")
+    janus.add_argument("--pin", help="the room's PIN, if it has one")
+    janus.add_argument("--secret", help="Janus's API secret (or INTERPRES_JANUS_SECRET)")
+    janus.add_argument("--token", help="a Janus auth token, where Janus uses token auth")
+    janus.add_argument("--to", metavar="LANGS",
+                       help="languages to interpret into from the start, e.g. en,fr "
+                            "(participants may ask for more)")
+
     translate = commands.add_parser(
         "translate", help="run the streaming pipeline over an audio file",
         description="Feed an audio file through the live pipeline and write captions "
@@ -113,12 +131,74 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "token":
             return mint_token(args)
+        if args.command == "join":
+            return join_janus(args)
     except (CliError, ConfigError) as error:
         print(f"interpres: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def join_janus(args: argparse.Namespace) -> int:
+    import signal
+
+    from bot.config import Config
+    from bot.janus.api import JanusError, JanusUnreachable
+    from bot.janus.room import JanusOptions, JanusRoom
+    from bot.models.embedded import ModelUnavailable
+    from bot.pipeline.engines import Engines
+
+    logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    config = Config.from_env()
+    file = config.janus
+    url = args.url or file.get("url")
+    room = args.room or file.get("room")
+    if not url or not room:
+        raise CliError("say which room: --url http://HOST:8088/janus --room 1234 (or the "
+                       "[janus] table of the configuration file)")
+    try:
+        targets = (tuple(languages.parse_list(args.to)) if args.to
+                   else tuple(file.get("to", ())) or ("en",))
+    except languages.UnknownLanguage as error:
+        raise CliError(str(error)) from None
+    if config.ice_addresses:
+        from bot.rtc.ice import restrict_host_addresses
+
+        restrict_host_addresses(list(config.ice_addresses))
+    options = JanusOptions(
+        url=url, room=room, pin=args.pin or file.get("pin") or None,
+        api_secret=args.secret or os.environ.get("INTERPRES_JANUS_SECRET")
+        or file.get("api_secret") or None,
+        token=args.token or file.get("token") or None, targets=targets)
+    def say(message: str) -> None:
+        print(f"interpres: {message}", file=sys.stderr)
+
+    try:
+        engines = Engines.load(config, speech=True, progress=say)
+    except ModelUnavailable as error:
+        raise CliError(str(error)) from None
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        janus_room = JanusRoom(options, engines)
+        say(f"joining room {room} on {url}, interpreting into {', '.join(targets)}")
+        await janus_room.run(stop)
+
+    try:
+        asyncio.run(main())
+    except JanusError as error:
+        raise CliError(f"Janus refused: {error}") from None
+    except JanusUnreachable as error:
+        raise CliError(f"cannot reach Janus ({error}): is it running, and is --url its "
+                       "HTTP API (http://HOST:8088/janus)?") from None
+    finally:
+        engines.close()
+    return 0
 
 
 def models(args: argparse.Namespace) -> int:

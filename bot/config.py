@@ -4,8 +4,9 @@ environment variables, which override the file."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot import config_file
 from bot.auth import load_secret
@@ -55,6 +56,8 @@ class Config:
     # CTranslate2 translation models and coqui-tts voices the file declares, best first.
     translation_models: tuple[TranslationModel, ...] = ()
     coqui_voices: tuple[CoquiVoiceModel, ...] = ()
+    # The file's [janus] table: defaults for `interpres join janus`.
+    janus: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_root(self) -> Path:
@@ -85,6 +88,7 @@ class Config:
             models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
             translation_models=file.translation,
             coqui_voices=file.coqui,
+            janus=file.janus,
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
             ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")

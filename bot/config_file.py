@@ -61,9 +61,12 @@ class FileSettings:
     translation: tuple[TranslationModel, ...] = ()
     piper_dir: Path | None = None
     coqui: tuple[CoquiVoiceModel, ...] = ()
+    # [janus]: url, room, pin, api_secret, token, to (what `interpres join janus` defaults to)
+    janus: dict[str, Any] = field(default_factory=dict)
 
 
-_TOP = {"models_dir", "asr", "translation", "voices"}
+_TOP = {"models_dir", "asr", "translation", "voices", "janus"}
+_JANUS = {"url", "room", "pin", "api_secret", "token", "to"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
@@ -102,8 +105,20 @@ def read(path: str | Path) -> FileSettings:
     voices = here.table("voices")
     voices.only(_VOICES)
     coqui = tuple(_coqui(table, model_base) for table in voices.tables("coqui"))
+    janus = here.table("janus")
+    janus.only(_JANUS)
+    janus_settings: dict[str, Any] = {key: janus.string(key) for key in
+                                      ("url", "pin", "api_secret", "token") if key in janus.data}
+    if "room" in janus.data:
+        room = janus.data["room"]
+        if not isinstance(room, int) or isinstance(room, bool) or room <= 0:
+            raise janus.error("room", f"is {room!r}; use the room's number, e.g. 1234")
+        janus_settings["room"] = room
+    if "to" in janus.data:
+        janus_settings["to"] = janus.language_list("to")
     return FileSettings(path=path, models_dir=models_dir, asr=asr, translation=translation,
-                        piper_dir=voices.path("piper_dir", model_base), coqui=coqui)
+                        piper_dir=voices.path("piper_dir", model_base), coqui=coqui,
+                        janus=janus_settings)
 
 
 def _translation(table: _Table, base: Path) -> TranslationModel:

@@ -111,7 +111,7 @@ class Listener:
             @channel.on("message")
             def on_message(raw: Any) -> None:
                 with contextlib.suppress(ValueError, TypeError):
-                    self.messages.append(json.loads(raw))
+                    self.messages.append({**json.loads(raw), "received_at": time.monotonic()})
 
         @pc.on("track")
         def on_track(track: Any) -> None:

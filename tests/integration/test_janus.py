@@ -59,15 +59,16 @@ def test_a_publisher_is_interpreted_into_french(janus: Janus, engines: Engines) 
             published = time.monotonic()
             await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()), 40,
                            "a final French caption")
-            first = min(m["emitted_at"] for m in listener.messages if "emitted_at" in m) \
-                if any("emitted_at" in m for m in listener.messages) else None
             french = [c for c in listener.captions() if c["lang"] == "fr"]
             assert french[0]["speaker"]["name"] == "Ana"
             assert "Quilter" in " ".join(c["text"] for c in french)
             await wait_for(lambda: energy_after(listener.audio, published) > 0.5, 30,
                            "French interpretation audio")
-            print(f"\njoin {join_time:.2f} s; captions: {len(listener.messages)} messages; "
-                  f"first {first}")
+            assert ana.track is not None and ana.track.started_at is not None
+            first = min(m["received_at"] for m in listener.messages if m["type"] == "caption")
+            print(f"\njoin {join_time:.2f} s (engines loaded); Ana's first word -> first "
+                  f"French caption at a listener {first - ana.track.started_at:.2f} s; "
+                  f"{len(listener.captions(final=False))} caption messages")
         finally:
             stop.set()
             await bot
@@ -111,3 +112,137 @@ def test_the_bot_rejoins_after_janus_restarts(janus: Janus, engines: Engines,
             await bot
 
     asyncio.run(main())
+
+
+def test_publishers_leaving_and_joining_are_followed(janus: Janus, engines: Engines) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        room = JanusRoom(options(janus), engines)
+        bot = asyncio.create_task(room.run(stop))
+        listener = Listener(janus.url, ROOM, "Interpreter · Français")
+        ana = Participant(janus.url, ROOM, "Ana", voice("en_leopard"), delay=1.0)
+        bruno = Participant(janus.url, ROOM, "Bruno", voice("es_leopard"), delay=1.0)
+        try:
+            await wait_for(room.joined.is_set, 20, "the bot joining")
+            await listener.subscribe()
+            await ana.publish()
+            await wait_for(lambda: any(t.name == "Ana" for t in room.talkers.values()), 20,
+                           "the bot subscribing to Ana")
+            await ana.close()  # Ana leaves before she says anything that finishes
+            await wait_for(lambda: not room.talkers, 20, "the bot letting Ana go")
+            await bruno.publish()  # a new publisher mid-meeting
+            await wait_for(lambda: any(c["speaker"]["name"] == "Bruno" and c["lang"] == "fr"
+                                       for c in listener.captions()), 40,
+                           "Bruno's words in French")
+            assert [t.name for t in room.talkers.values()] == ["Bruno"]
+            assert not any(c["speaker"]["name"] == "Ana" for c in listener.captions())
+        finally:
+            stop.set()
+            await bot
+            await bruno.close()
+            await listener.close()
+
+    asyncio.run(main())
+
+
+def test_a_participant_asks_for_a_language(janus: Janus, engines: Engines) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        room = JanusRoom(options(janus), engines)
+        bot = asyncio.create_task(room.run(stop))
+        carla = Participant(janus.url, ROOM, "Carla", voice("en_leopard"), delay=6.0)
+        spanish = Listener(janus.url, ROOM, "Interpreter · Español")
+        try:
+            await wait_for(room.joined.is_set, 20, "the bot joining")
+            await carla.publish()
+            await wait_for(lambda: carla.channel.readyState == "open", 10, "Carla's channel")
+            await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Carla")
+            carla.send({"type": "listen", "lang": "es"})
+            await wait_for(lambda: "es" in room.feeds, 20, "a Spanish feed")
+            await spanish.subscribe()
+            await wait_for(lambda: any(c["lang"] == "es" for c in spanish.captions()), 40,
+                           "Carla's words in Spanish")
+            assert set(room.feeds) == {"fr", "es"}
+        finally:
+            stop.set()
+            await bot
+            await carla.close()
+            await spanish.close()
+
+    asyncio.run(main())
+
+
+def test_a_language_nobody_asks_for_again_is_dropped(janus: Janus, engines: Engines) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        room = JanusRoom(options(janus, idle_seconds=3.0), engines)
+        bot = asyncio.create_task(room.run(stop))
+        dora = Participant(janus.url, ROOM, "Dora")
+        try:
+            await wait_for(room.joined.is_set, 20, "the bot joining")
+            await dora.publish()
+            await wait_for(lambda: dora.channel.readyState == "open", 10, "Dora's channel")
+            await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Dora")
+            dora.send({"type": "listen", "lang": "it"})
+            dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
+            await wait_for(lambda: "it" in room.feeds, 20, "an Italian feed")
+            await wait_for(lambda: "it" not in room.feeds, 20, "the Italian feed dropped")
+            assert set(room.feeds) == {"fr"}  # --to languages stay
+        finally:
+            stop.set()
+            await bot
+            await dora.close()
+
+    asyncio.run(main())
+
+
+def test_join_command_as_a_user_runs_it(janus: Janus, tmp_path: Path) -> None:
+    """`interpres join janus` in a subprocess: it joins, interprets, and stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    started = time.monotonic()
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", "join", "janus", "--url", janus.url, "--room", str(ROOM),
+         "--secret", API_SECRET, "--to", "fr"], cwd=root, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "INTERPRES_ICE_ADDRESSES": HOST_IP})
+
+    async def main() -> float:
+        listener = Listener(janus.url, ROOM, "Interpreter · Français")
+        eve = Participant(janus.url, ROOM, "Eve", voice("en_leopard"), delay=1.0)
+        try:
+            await listener.subscribe()  # waits for the bot's French feed to appear
+            joined = time.monotonic() - started
+            await eve.publish()
+            await wait_for(lambda: any(c["speaker"]["name"] == "Eve"
+                                       for c in listener.captions()), 40, "Eve in French")
+            return joined
+        finally:
+            await eve.close()
+            await listener.close()
+
+    try:
+        joined = asyncio.run(main())
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        _, stderr = bot.communicate(timeout=30)
+    print(f"\ncommand start -> French feed in the room: {joined:.1f} s (model loading included)")
+    assert bot.returncode == 0, stderr
+    assert "joining room 1234" in stderr
+
+
+def test_join_command_says_what_is_wrong(janus: Janus) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "join", "janus", "--url", janus.url, "--room", "5678",
+         "--pin", "nope", "--secret", API_SECRET, "--to", "fr"], cwd=root,
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Janus refused: join room 5678: wrong PIN" in result.stderr
+    assert "Traceback" not in result.stderr
