@@ -171,7 +171,8 @@ def join_janus(args: argparse.Namespace) -> int:
         url=url, room=room, pin=args.pin or file.get("pin") or None,
         api_secret=args.secret or os.environ.get("INTERPRES_JANUS_SECRET")
         or file.get("api_secret") or None,
-        token=args.token or file.get("token") or None, targets=targets)
+        token=args.token or file.get("token") or None, targets=targets,
+        turn=config.turn)
     def say(message: str) -> None:
         print(f"interpres: {message}", file=sys.stderr)
 

@@ -11,6 +11,7 @@ from typing import Any
 from bot import config_file
 from bot.auth import load_secret
 from bot.config_file import CoquiVoiceModel, TranslationModel
+from bot.turn import MAX_TTL, TurnServer
 
 
 def _home() -> Path:
@@ -56,6 +57,8 @@ class Config:
     # CTranslate2 translation models and coqui-tts voices the file declares, best first.
     translation_models: tuple[TranslationModel, ...] = ()
     coqui_voices: tuple[CoquiVoiceModel, ...] = ()
+    # TURN (coturn REST-API credentials): server URLs and shared secret; None: no TURN.
+    turn: TurnServer | None = None
     # The file's [janus] table: defaults for `interpres join janus`.
     janus: dict[str, Any] = field(default_factory=dict)
 
@@ -89,6 +92,7 @@ class Config:
             translation_models=file.translation,
             coqui_voices=file.coqui,
             janus=file.janus,
+            turn=_turn(),
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
             ice_addresses=tuple(a.strip() for a in env("INTERPRES_ICE_ADDRESSES", "").split(",")
@@ -102,3 +106,21 @@ class Config:
             max_peers=int(env("INTERPRES_MAX_PEERS", "200")),
             heartbeat_timeout=float(env("INTERPRES_HEARTBEAT_TIMEOUT", "8")),
         )
+
+
+def _turn() -> TurnServer | None:
+    """INTERPRES_TURN_URLS + INTERPRES_TURN_SECRET (or _FILE); both or neither."""
+    urls = tuple(u.strip() for u in os.environ.get("INTERPRES_TURN_URLS", "").split(",")
+                 if u.strip())
+    secret = os.environ.get("INTERPRES_TURN_SECRET", "")
+    secret_file = os.environ.get("INTERPRES_TURN_SECRET_FILE", "")
+    if secret_file:
+        secret = Path(secret_file).read_text(encoding="utf-8").strip()
+    if not urls and not secret:
+        return None
+    if not urls or not secret:
+        raise config_file.ConfigError(
+            "TURN needs both INTERPRES_TURN_URLS (e.g. turn:turn.example.org:3478) and "
+            "INTERPRES_TURN_SECRET (coturn's static-auth-secret)")
+    ttl = min(int(os.environ.get("INTERPRES_TURN_TTL", str(MAX_TTL))), MAX_TTL)
+    return TurnServer(urls, secret.encode(), ttl)

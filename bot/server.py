@@ -41,6 +41,7 @@ from bot.rtc.jitter import set_audio_prefetch
 from bot.rtc.peer import adopting_connect_tasks, close_quietly, quiet_orphaned_send_errors
 from bot.rtc.sdp_check import SdpError, check_offer
 from bot.store import FORMATS, TranscriptStore
+from bot.turn import aiortc_servers, ice_servers
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -196,6 +197,28 @@ async def readyz(request: Request) -> Response:
                         headers={"Retry-After": "5"})
 
 
+async def api_ice(request: Request) -> Response:
+    """ICE servers for a page: TURN credentials minted now, valid an hour at most. With join
+    tokens on, only a holder of a valid token for some room gets them."""
+    state: State = request.app.state.interpres
+    user = "guest"
+    if state.authority is not None:
+        room = request.query_params.get("room", "")
+        token = bearer(request.headers.get("authorization"))
+        if token is None:
+            return error(401, "a join token is required (Authorization: Bearer ...)")
+        try:
+            grant = state.authority.verify(token, room)
+        except AuthError as problem:
+            return error(401, str(problem))
+        user = grant.name
+    entries = ice_servers(state.config.turn, "".join(ch for ch in user if ch.isalnum())[:32]
+                          or "guest")
+    ttl = state.config.turn.ttl if state.config.turn else 0
+    return JSONResponse({"iceServers": entries, "ttl": ttl},
+                        headers={"Cache-Control": "no-store"})
+
+
 async def api_languages(request: Request) -> Response:
     state: State = request.app.state.interpres
     if not state.ready.is_set():
@@ -260,7 +283,8 @@ async def offer(request: Request) -> Response:
         n, engines, state.store, set(state.listen), set(state.speak),
         on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(RTCConfiguration(
+        iceServers=aiortc_servers(state.config.turn, "interpres-bot")))
     state.peer_connections.add(pc)
 
     @pc.on("connectionstatechange")
@@ -447,6 +471,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/api/languages", api_languages),
+            Route("/api/ice", api_ice),
             Route("/api/rooms/{room}/offer", offer, methods=["POST"]),
             Route("/api/rooms/{room}/transcript", transcript),
             Mount("/static", StaticFiles(directory=WEB), name="static"),

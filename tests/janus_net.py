@@ -74,12 +74,12 @@ class Janus:
 
 
 @contextlib.contextmanager
-def janus_namespace(log_dir: Path) -> Iterator[Janus]:
+def private_network(prefix: str, host_ip: str, namespace_ip: str) -> Iterator[str]:
+    """A network namespace joined to this one by a veth pair: yields its name. The host end
+    gets host_ip/24, the namespace end (named NAMESPACE-j) namespace_ip/24."""
     if os.geteuid() != 0:
-        raise RuntimeError("the Janus tests need root (network namespaces); CI runs as root")
-    if shutil.which("janus") is None:
-        raise RuntimeError("janus is not installed: run scripts/setup.sh")
-    namespace = f"ipj{os.getpid() % 100000}"
+        raise RuntimeError("these tests need root (network namespaces); CI runs as root")
+    namespace = f"{prefix}{os.getpid() % 100000}"
     host_end = f"{namespace}-h"
     subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
     subprocess.run(["ip", "link", "del", host_end], capture_output=True)
@@ -87,17 +87,25 @@ def janus_namespace(log_dir: Path) -> Iterator[Janus]:
     try:
         _ip("link", "add", host_end, "type", "veth", "peer", "name", f"{namespace}-j")
         _ip("link", "set", f"{namespace}-j", "netns", namespace)
-        _ip("addr", "add", f"{HOST_IP}/24", "dev", host_end)
+        _ip("addr", "add", f"{host_ip}/24", "dev", host_end)
         _ip("link", "set", host_end, "up")
-        _ip("addr", "add", f"{JANUS_IP}/24", "dev", f"{namespace}-j", namespace=namespace)
+        _ip("addr", "add", f"{namespace_ip}/24", "dev", f"{namespace}-j", namespace=namespace)
         _ip("link", "set", f"{namespace}-j", "up", namespace=namespace)
         _ip("link", "set", "lo", "up", namespace=namespace)
+        yield namespace
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+
+
+@contextlib.contextmanager
+def janus_namespace(log_dir: Path) -> Iterator[Janus]:
+    if shutil.which("janus") is None:
+        raise RuntimeError("janus is not installed: run scripts/setup.sh")
+    with private_network("ipj", HOST_IP, JANUS_IP) as namespace:
         janus = Janus(namespace, log_dir / "janus.log")
         janus.start()
         try:
             yield janus
         finally:
             janus.stop()
-    finally:
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
-        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

@@ -9,6 +9,19 @@ export function authorization(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** TURN servers with credentials minted for this join (none when the server has no TURN). */
+async function iceServers(room, token) {
+  try {
+    const response = await fetch(`/api/ice?room=${encodeURIComponent(room)}`,
+                                 { headers: authorization(token) });
+    if (!response.ok) return [];
+    const body = await response.json();
+    return Array.isArray(body.iceServers) ? body.iceServers : [];
+  } catch (error) {
+    return []; // no TURN: direct connections still work on open networks
+  }
+}
+
 export class RoomConnection {
   /**
    * handlers: onMessage(msg), onState(state), onRtt(ms), onOpen()
@@ -23,7 +36,7 @@ export class RoomConnection {
 
   /** Connects and resolves with the server's answer fields ({participant, room}). */
   async join({ room, name, speak, listen, micTrack, token }) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(room, token) });
     this.pc = pc;
     // Order matters: transceiver 0 carries the mic up and the original mix down,
     // transceiver 1 the interpretation, then the data channel.

@@ -31,6 +31,7 @@ from bot import languages
 from bot.janus.api import JanusError, JanusSession
 from bot.rtc.peer import close_quietly
 from bot.rtc.tracks import PcmTrack
+from bot.turn import TurnServer, aiortc_servers
 
 log = logging.getLogger(__name__)
 PLUGIN = "janus.plugin.videoroom"
@@ -40,14 +41,17 @@ def interpreter_display(lang: str) -> str:
     return f"Interpreter · {languages.NATIVE_NAMES.get(lang, languages.name(lang))}"
 
 
-def new_connection() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+def new_connection(turn: TurnServer | None = None) -> RTCPeerConnection:
+    """No ICE servers unless TURN is configured (aiortc would reach for a public STUN);
+    TURN credentials are minted per connection, so a long meeting never holds stale ones."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=aiortc_servers(turn, "interpres-bot")))
 
 
 @dataclass
 class Access:
     room: int
     pin: str | None = None
+    turn: TurnServer | None = None
 
     def body(self, **fields: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"room": self.room, **fields}
@@ -97,7 +101,7 @@ async def publish_language(session: JanusSession, access: Access, lang: str,
                            on_event: Callable[[dict[str, Any]], None]) -> LanguageFeed:
     display = interpreter_display(lang)
     handle, feed_id, _, _ = await join_publisher(session, access, display, on_event)
-    pc = new_connection()
+    pc = new_connection(access.turn)
     track = PcmTrack(encoded=True)
     pc.addTransceiver(track, direction="sendonly")
     channel = pc.createDataChannel("captions")
@@ -193,7 +197,7 @@ class Subscriber:
 
     async def _answer(self, data: dict[str, Any], offer: dict[str, Any]) -> None:
         if self.pc is None:
-            self.pc = new_connection()
+            self.pc = new_connection(self.access.turn)
             # Janus relays publishers' data only to subscribers that open a channel too.
             self.pc.createDataChannel("JanusDataChannel")
 

@@ -42,6 +42,7 @@ from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.rtc.inbound import drain
+from bot.turn import TurnServer
 
 log = logging.getLogger(__name__)
 PUSH_SAMPLES = 1600  # 100 ms at 16 kHz, as in the built-in room
@@ -62,6 +63,8 @@ class JanusOptions:
     # An asked-for language is dropped this long after the last request for it.
     idle_seconds: float = 300.0
     keepalive_every: float = 25.0
+    # TURN for the bot's own peer connections (credentials minted per connection).
+    turn: TurnServer | None = None
 
 
 @dataclass
@@ -78,7 +81,7 @@ class JanusRoom:
     def __init__(self, options: JanusOptions, engines: Engines) -> None:
         self.options = options
         self.engines = engines
-        self.access = Access(options.room, options.pin)
+        self.access = Access(options.room, options.pin, options.turn)
         self.session: JanusSession | None = None
         self.feeds: dict[str, LanguageFeed] = {}
         self.talkers: dict[int, Talker] = {}
