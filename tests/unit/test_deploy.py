@@ -1,0 +1,75 @@
+"""deploy/: the Dockerfiles linted (hadolint), the compose file checked against the configs
+the tests run Janus and coturn with. No Docker engine runs here, so nothing is built."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import janus_net, turn_net
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+DOCKERFILES = ["Dockerfile", "janus.Dockerfile", "coturn.Dockerfile"]
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dockerfiles_pass_hadolint(name: str) -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), "--no-color", str(DEPLOY / name)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bot_image_is_non_root_with_models_and_a_health_check() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert "USER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
+    assert "whisper_base_dir" in text  # Whisper base joined at build time, not at start
+
+
+def test_compose_mounts_the_configs_the_tests_use() -> None:
+    services = compose()["services"]
+    assert set(services) == {"interpres", "interpreter", "janus", "coturn"}
+    mounts = {}
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source.startswith("."):
+                mounts[name] = ((DEPLOY / source).resolve(), target)
+                assert (DEPLOY / source).exists(), volume
+    assert mounts["janus"][0] == janus_net.CONFIG.resolve()
+    assert mounts["coturn"][0] == turn_net.CONFIG.resolve()
+    janus_command = " ".join(services["janus"]["entrypoint"])
+    assert f"-F {mounts['janus'][1]}" in janus_command and "--apisecret=" in janus_command
+    coturn_command = " ".join(services["coturn"]["entrypoint"])
+    assert f"-c {mounts['coturn'][1]}" in coturn_command
+    assert "--static-auth-secret=" in coturn_command
+    declared = set(compose()["secrets"])
+    for service in services.values():
+        assert set(service.get("secrets", [])) <= declared
+    assert "deploy/secrets/" in (ROOT / ".gitignore").read_text()
+
+
+def test_janus_config_is_locked_down() -> None:
+    core = (janus_net.CONFIG / "janus.jcfg").read_text()
+    http = (janus_net.CONFIG / "janus.transport.http.jcfg").read_text()
+    assert "api_secret" in core
+    assert "admin_http = false" in http and "admin_https = false" in http
+    for transport in ("websockets", "pfunix", "mqtt", "rabbitmq", "nanomsg"):
+        assert f"libjanus_{transport}.so" in core  # disabled: HTTP only
+
+
+def test_coturn_denies_private_peers_and_uses_rest_credentials() -> None:
+    text = turn_net.CONFIG.read_text()
+    assert "use-auth-secret" in text and "no-cli" in text
+    for denied in ("10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255",
+                   "192.168.0.0-192.168.255.255", "127.0.0.0-127.255.255.255", "::1"):
+        assert f"denied-peer-ip={denied}" in text
