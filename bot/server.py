@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
 import signal
 import time
@@ -181,6 +182,36 @@ async def read_json(request: Request) -> Any:
 
 async def index(request: Request) -> Response:
     return FileResponse(WEB / "index.html")
+
+
+async def janus_page(request: Request) -> Response:
+    return FileResponse(WEB / "janus.html")
+
+
+# Janus's browser library and the WebRTC adapter it needs, from Debian's packages
+# (libjs-janus-gateway, libjs-webrtc-adapter): served, never bundled.
+VENDOR = {"janus.js": Path("/usr/share/javascript/janus-gateway/janus.js"),
+          "adapter.js": Path("/usr/share/javascript/webrtc-adapter/adapter.js")}
+
+
+async def vendor(request: Request) -> Response:
+    path = VENDOR.get(request.path_params["name"])
+    if path is None or not path.is_file():
+        return error(404, f"{request.path_params['name']} is not installed (Debian packages "
+                          "libjs-janus-gateway and libjs-webrtc-adapter; scripts/setup.sh)")
+    return FileResponse(path, media_type="text/javascript")
+
+
+async def api_janus(request: Request) -> Response:
+    """What the Janus page needs: the Janus API URL and room (the [janus] table or
+    INTERPRES_JANUS_URL), and TURN servers. Never Janus's API secret: give browsers token
+    auth, or the secret in the invitation link (?apisecret=)."""
+    state: State = request.app.state.interpres
+    janus = state.config.janus
+    return JSONResponse({"url": os.environ.get("INTERPRES_JANUS_URL") or janus.get("url"),
+                         "room": janus.get("room"),
+                         "iceServers": ice_servers(state.config.turn, "guest")},
+                        headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: Request) -> Response:
@@ -467,6 +498,9 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
     return Starlette(
         routes=[
             Route("/", index),
+            Route("/janus", janus_page),
+            Route("/vendor/{name}", vendor),
+            Route("/api/janus", api_janus),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

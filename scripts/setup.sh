@@ -9,10 +9,12 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Apertium pairs (MT), espeak-ng (voices other than English), chromium (browser tests),
-# janus + its JavaScript library (Janus mode and its tests), coturn (TURN and its tests).
+# janus + its JavaScript library and the WebRTC adapter it needs (Janus mode, its page and
+# tests), coturn (TURN and its tests).
 # PyAV and aiortc wheels bundle FFmpeg, Opus, VPX and SRTP, so they need no Debian package.
 APT_PACKAGES=(apertium apertium-eng-spa apertium-fr-es apertium-es-pt apertium-spa-ita
-              apertium-eng-cat espeak-ng chromium janus libjs-janus-gateway coturn iproute2)
+              apertium-eng-cat espeak-ng chromium janus libjs-janus-gateway libjs-webrtc-adapter
+              coturn iproute2)
 PYTHON=${PYTHON:-python3}
 
 if [[ $EUID -eq 0 && -n ${SUDO_USER:-} ]]; then

@@ -109,7 +109,8 @@ async def publish_language(session: JanusSession, access: Access, lang: str,
     try:
         _, answer = await session.request(
             handle, {"request": "publish", "display": display,
-                     "descriptions": [{"mid": "0", "description": display}]},
+                     # Pages find the feed of a language by this, not by the display name.
+                     "descriptions": [{"mid": "0", "description": f"interpretation:{lang}"}]},
             jsep={"type": "offer", "sdp": pc.localDescription.sdp},
             what=f"publish {display}")
         if not answer:
