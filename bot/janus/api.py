@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import itertools
 import json
 import logging
 import secrets
+import socket
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +87,8 @@ class JanusSession:
         # recreates everything.
         self.lost = asyncio.Event()
         self.closed = False
+        self._poll_connection: http.client.HTTPConnection | None = None
+        self._poll_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -108,6 +114,7 @@ class JanusSession:
 
     async def destroy(self) -> None:
         self.closed = True
+        self._abort_poll()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -185,8 +192,7 @@ class JanusSession:
             if self.token:
                 query += f"&token={urllib.request.quote(self.token)}"
             try:
-                reply = await asyncio.to_thread(_http, "GET", self._session_url() + query, None,
-                                                POLL_SECONDS + 10)
+                reply = await asyncio.to_thread(self._long_poll, self._session_url() + query)
                 failures = 0
             except JanusUnreachable as error:
                 failures += 1
@@ -230,6 +236,34 @@ class JanusSession:
                 return
             except JanusUnreachable:
                 continue  # the poll decides when the session is lost
+
+    def _long_poll(self, url: str) -> Any:
+        """One GET held by Janus up to 30 s, on a connection destroy() can cut short (a
+        thread blocked in a read cannot be cancelled, and asyncio.run would wait for it)."""
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80,
+                                                timeout=POLL_SECONDS + 10)
+        try:
+            with self._poll_lock:  # either destroy() sees this socket, or we see `closed`
+                if self.closed:
+                    raise JanusUnreachable("session closed")
+                connection.connect()
+                self._poll_connection = connection
+            connection.request("GET", f"{parts.path}?{parts.query}")
+            response = connection.getresponse()
+            return json.loads(response.read() or b"{}")
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            raise JanusUnreachable(f"{url}: {error}") from None
+        finally:
+            self._poll_connection = None
+            connection.close()
+
+    def _abort_poll(self) -> None:
+        with self._poll_lock:
+            connection = self._poll_connection
+            if connection is not None and connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
 
     def _lose(self) -> None:
         self.lost.set()

@@ -277,7 +277,13 @@ class JanusRoom:
     # -- media ----------------------------------------------------------------------------
 
     def _on_track(self, stream: Stream, track: MediaStreamTrack) -> None:
-        asyncio.get_running_loop().create_task(self._start_talker(stream, track))
+        asyncio.get_running_loop().create_task(self._start_talker_quietly(stream, track))
+
+    async def _start_talker_quietly(self, stream: Stream, track: MediaStreamTrack) -> None:
+        try:
+            await self._start_talker(stream, track)
+        except Exception:  # one publisher failing must not take the room down
+            log.exception("janus: could not start interpreting feed %s", stream.feed)
 
     def _on_gone(self, stream: Stream) -> None:
         asyncio.get_running_loop().create_task(self._drop_talker(stream.feed))

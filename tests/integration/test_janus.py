@@ -246,3 +246,22 @@ def test_join_command_says_what_is_wrong(janus: Janus) -> None:
     assert result.returncode == 2
     assert "Janus refused: join room 5678: wrong PIN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_full_room_stops_the_bot_with_the_reason(janus: Janus, engines: Engines) -> None:
+    """Room 9 takes 2 publishers, and two people already publish there."""
+    async def main() -> None:
+        people = [Participant(janus.url, 9, name) for name in ("Fay", "Gus")]
+        try:
+            for person in people:
+                await person.publish()
+            await asyncio.sleep(2.0)  # Janus counts a publisher once its media is up
+            room = JanusRoom(options(janus, room=9, targets=("fr",)), engines)
+            with pytest.raises(JanusError, match="the room is full"):
+                await asyncio.wait_for(room.run(), 30)
+            assert room.session is None  # everything it had opened is closed again
+        finally:
+            for person in people:
+                await person.close()
+
+    asyncio.run(main())

@@ -150,3 +150,12 @@ def test_asr_model_names_resolve_in_the_models_directory(tmp_path: Path) -> None
     for looked in ("large-v3", "faster-whisper-large-v3", "whisper-large-v3"):
         assert str(tmp_path / looked) in message
     assert "interpres models pull large-v3" in message
+
+
+def test_janus_table(tmp_path: Path) -> None:
+    settings = read(write(tmp_path, '[janus]\nurl = "http://janus:8088/janus"\nroom = 1234\n'
+                                    'pin = "4321"\nto = ["EN", "fra"]\n'))
+    assert settings.janus == {"url": "http://janus:8088/janus", "room": 1234, "pin": "4321",
+                              "to": ("en", "fr")}
+    with pytest.raises(ConfigError, match=r"\[janus\] room is 'x'; use the room's number"):
+        read(write(tmp_path, '[janus]\nroom = "x"\n'))
