@@ -41,11 +41,10 @@ from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
-from bot.rtc.inbound import drain
+from bot.rtc.inbound import SpeechChunks, drain
 from bot.turn import TurnServer
 
 log = logging.getLogger(__name__)
-PUSH_SAMPLES = 1600  # 100 ms at 16 kHz, as in the built-in room
 # Errors a retry cannot fix: say them and stop.
 FATAL = {403, 426, 432, 433, 428}
 BACKOFF = (0.5, 1.0, 2.0, 3.0)
@@ -179,7 +178,7 @@ class JanusRoom:
         self._publishing.add(lang)
         try:
             feed = await publish_language(self.session, self.access, lang,
-                                          self._on_control_event_quiet)
+                                          self._ignore_event)
         finally:
             self._publishing.discard(lang)
         self.feeds[lang] = feed
@@ -245,7 +244,7 @@ class JanusRoom:
                 and not str(p.get("display", "")).startswith(("Interpreter ·",
                                                                CONTROL_DISPLAY))]
 
-    def _on_control_event_quiet(self, event: dict[str, Any]) -> None:
+    def _ignore_event(self, event: dict[str, Any]) -> None:
         """Events on the language feeds' handles: the control handle already hears all."""
 
     def _on_control_event(self, event: dict[str, Any]) -> None:
@@ -315,17 +314,11 @@ class JanusRoom:
         log.info("janus: %s left", talker.name)
 
     async def _listen(self, talker: Talker, track: MediaStreamTrack) -> None:
-        pending: list[np.ndarray] = []
-        count = 0
+        chunks = SpeechChunks()
 
         async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
-            nonlocal count
-            pending.append(speech)
-            count += len(speech)
-            if count >= PUSH_SAMPLES:
-                chunk = np.concatenate(pending)
-                pending.clear()
-                count = 0
+            chunk = chunks.add(speech)
+            if chunk is not None:
                 await talker.pipeline.push(chunk)
 
         await drain(track, on_audio)

@@ -28,7 +28,7 @@ from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.room.participant import Participant
-from bot.rtc.inbound import discard, drain
+from bot.rtc.inbound import SpeechChunks, discard, drain
 from bot.rtc.peer import close_quietly
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
 from bot.store import TranscriptStore
@@ -171,23 +171,15 @@ class LocalRoom:
         if pipeline is None:  # listen-only: read (an unread track queues forever), ignore
             await discard(track)
             return
-        # Recognition gets 100 ms at a time, not 20 ms: five times fewer wake-ups and VAD
-        # calls per participant, for at most 80 ms more latency in a 0.4 s endpointing.
-        pending: list[np.ndarray] = []
-        pending_samples = 0
+        chunks = SpeechChunks(PUSH_SAMPLES)
 
         async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
-            nonlocal pending_samples
             if rate == 48000 and mono is not None:  # None: digital silence, nothing to mix
                 for other in self.participants.values():
                     if other is not participant:
                         other.mix.feed(participant.id, mono)
-            pending.append(speech)
-            pending_samples += len(speech)
-            if pending_samples >= PUSH_SAMPLES:
-                chunk = np.concatenate(pending)
-                pending.clear()
-                pending_samples = 0
+            chunk = chunks.add(speech)
+            if chunk is not None:
                 if not participant.transcribe:
                     # Opted out: the pipeline hears digital silence of the same length (its
                     # clock stays true; an utterance in progress ends), never their voice.

@@ -23,6 +23,28 @@ log = logging.getLogger(__name__)
 SILENT_PEAK = 2  # int16 steps: a frame whose peak is at most this is digital silence
 
 
+class SpeechChunks:
+    """Gathers 20 ms frames of 16 kHz speech into `size`-sample chunks for recognition: 100 ms
+    at a time means five times fewer wake-ups and VAD calls per speaker, for at most 80 ms
+    more latency in a 0.4 s endpointing."""
+
+    def __init__(self, size: int = 1600) -> None:
+        self.size = size
+        self._pending: list[np.ndarray] = []
+        self._count = 0
+
+    def add(self, speech: np.ndarray) -> np.ndarray | None:
+        """The next full chunk, once these samples complete one; else None."""
+        self._pending.append(speech)
+        self._count += len(speech)
+        if self._count < self.size:
+            return None
+        chunk = np.concatenate(self._pending)
+        self._pending.clear()
+        self._count = 0
+        return chunk
+
+
 def to_mono_s16(frame: AudioFrame) -> np.ndarray:
     """Mono int16 at the frame's rate. Channels are averaged here: letting the resampler
     downmix would add 3 dB to a mono voice sent as stereo (it sums at 0.707 each)."""

@@ -37,6 +37,29 @@ INTERPRETATION_ENERGY = """async () => {
 }"""
 
 
+def audio_energy_script(pc: str) -> str:
+    """JavaScript: the total audio energy received so far on the peer connection `pc` (an
+    expression), the first inbound audio stream's, or 0."""
+    return f"""async () => {{
+  const pc = {pc};
+  if (!pc) return 0;
+  let energy = 0;
+  (await pc.getStats()).forEach((s) => {{ if (s.type === "inbound-rtp" && s.kind === "audio")
+    energy = s.totalAudioEnergy || 0; }});
+  return energy;
+}}"""
+
+
+async def wait_for_energy(page, script: str, seconds: float) -> float:
+    """Poll the page until some speech energy arrived (> 0.001) or time runs out."""
+    energy = 0.0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and energy <= 0.001:
+        await asyncio.sleep(0.5)
+        energy = await page.evaluate(script)
+    return energy
+
+
 async def join(page, url: str, name: str, speak: str, listen: str) -> None:
     await page.goto(f"{url}/?room=browser-test")
     await page.fill("#name", name)
@@ -81,11 +104,7 @@ def test_two_browsers_spanish_to_english(engines, tmp_path):
             await english.first.wait_for(timeout=10000)
             caption_after = time.monotonic() - started
             # The interpretation track carries speech energy after the caption.
-            energy = 0.0
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and energy <= 0.001:
-                await asyncio.sleep(0.5)
-                energy = await bob.evaluate(INTERPRETATION_ENERGY)
+            energy = await wait_for_energy(bob, INTERPRETATION_ENERGY, 15)
             await bob.locator("#captions .caption[data-final=true][data-lang=en]").first \
                 .wait_for(timeout=15000)
             await bob.screenshot(path=str(SHOTS / "bob-1280x800.png"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,36 +14,19 @@ import pytest
 
 from bot.audio_io import write_wav
 from bot.janus.room import JanusOptions, JanusRoom
-from bot.rtc.ice import restrict_host_addresses
 from bot.server import create_app
 from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS
-from tests.janus_net import API_SECRET, HOST_IP, Janus, janus_namespace
+from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS, audio_energy_script, wait_for_energy
+from tests.janus_net import API_SECRET, HOST_IP, Janus
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
 ROOM = 1234
 
-INTERPRETATION_ENERGY = """async () => {
-  const handle = window.interpresJanus.interpretation;
-  if (!handle) return 0;
-  const stats = await handle.webrtcStuff.pc.getStats();
-  let energy = 0;
-  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "audio")
-    energy = s.totalAudioEnergy || 0; });
-  return energy;
-}"""
-
-
-@pytest.fixture(scope="module")
-def janus(tmp_path_factory) -> Iterator[Janus]:
-    restrict_host_addresses([HOST_IP])
-    try:
-        with janus_namespace(tmp_path_factory.mktemp("janus")) as running:
-            yield running
-    finally:
-        restrict_host_addresses(None)
+INTERPRETATION_ENERGY = audio_energy_script(
+    "window.interpresJanus.interpretation && "
+    "window.interpresJanus.interpretation.webrtcStuff.pc")
 
 
 async def join(page, url: str, janus: Janus, name: str, listen: str) -> None:
@@ -106,11 +88,7 @@ def test_spanish_speaker_english_listener_on_janus(janus: Janus, engines,
                                          f"{[t.name for t in bot.talkers.values()]}; "
                                          f"console {console[-5:]}") from None
                 caption_after = time.monotonic() - started
-                energy = 0.0
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and energy <= 0.001:
-                    await asyncio.sleep(0.5)
-                    energy = await bob.evaluate(INTERPRETATION_ENERGY)
+                energy = await wait_for_energy(bob, INTERPRETATION_ENERGY, 20)
                 await bob.screenshot(path=str(SHOTS / "janus-bob-1280x800.png"))
                 await ana.screenshot(path=str(SHOTS / "janus-ana-390x844.png"))
                 texts = await bob.locator("#captions .caption").all_inner_texts()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,7 @@ import pytest
 from bot.janus.api import JanusError
 from bot.janus.room import JanusOptions, JanusRoom
 from bot.pipeline.engines import Engines
-from bot.rtc.ice import restrict_host_addresses
-from tests.janus_net import API_SECRET, HOST_IP, Janus, janus_namespace
+from tests.janus_net import API_SECRET, HOST_IP, Janus
 from tests.janus_peer import Listener, Participant
 from tests.rtc_client import energy_after, voice
 
@@ -21,19 +21,23 @@ pytestmark = pytest.mark.slow
 ROOM = 1234
 
 
-@pytest.fixture(scope="module")
-def janus(tmp_path_factory) -> Iterator[Janus]:
-    restrict_host_addresses([HOST_IP])  # our peers offer only the veth address
-    try:
-        with janus_namespace(tmp_path_factory.mktemp("janus")) as running:
-            yield running
-    finally:
-        restrict_host_addresses(None)
-
-
 def options(janus: Janus, **overrides) -> JanusOptions:
     return JanusOptions(**{"url": janus.url, "room": ROOM, "api_secret": API_SECRET,
                            "targets": ("fr",), "keepalive_every": 5.0, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def bot_in_room(janus: Janus, engines: Engines, **overrides) -> AsyncIterator[JanusRoom]:
+    """The bot running in the room (joined) for the block; stopped after it."""
+    stop = asyncio.Event()
+    room = JanusRoom(options(janus, **overrides), engines)
+    task = asyncio.create_task(room.run(stop))
+    try:
+        await wait_for(room.joined.is_set, 20, "the bot joining")
+        yield room
+    finally:
+        stop.set()
+        await task
 
 
 async def wait_for(predicate, timeout: float, what: str) -> float:
@@ -47,33 +51,32 @@ async def wait_for(predicate, timeout: float, what: str) -> float:
 
 def test_a_publisher_is_interpreted_into_french(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        room = JanusRoom(options(janus), engines)
-        bot = asyncio.create_task(room.run(stop))
         ana = Participant(janus.url, ROOM, "Ana", voice("en_leopard"), delay=2.0)
         listener = Listener(janus.url, ROOM, "Interpreter · Français")
-        try:
-            join_time = await wait_for(room.joined.is_set, 20, "the bot joining")
-            await listener.subscribe()
-            await ana.publish()
-            published = time.monotonic()
-            await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()), 40,
-                           "a final French caption")
-            french = [c for c in listener.captions() if c["lang"] == "fr"]
-            assert french[0]["speaker"]["name"] == "Ana"
-            assert "Quilter" in " ".join(c["text"] for c in french)
-            await wait_for(lambda: energy_after(listener.audio, published) > 0.5, 30,
-                           "French interpretation audio")
-            assert ana.track is not None and ana.track.started_at is not None
-            first = min(m["received_at"] for m in listener.messages if m["type"] == "caption")
-            print(f"\njoin {join_time:.2f} s (engines loaded); Ana's first word -> first "
-                  f"French caption at a listener {first - ana.track.started_at:.2f} s; "
-                  f"{len(listener.captions(final=False))} caption messages")
-        finally:
-            stop.set()
-            await bot
-            await ana.close()
-            await listener.close()
+        started = time.monotonic()
+        async with bot_in_room(janus, engines) as room:
+            join_time = time.monotonic() - started
+            try:
+                await listener.subscribe()
+                await ana.publish()
+                published = time.monotonic()
+                await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()),
+                               40, "a final French caption")
+                french = [c for c in listener.captions() if c["lang"] == "fr"]
+                assert french[0]["speaker"]["name"] == "Ana"
+                assert "Quilter" in " ".join(c["text"] for c in french)
+                await wait_for(lambda: energy_after(listener.audio, published) > 0.5, 30,
+                               "French interpretation audio")
+                assert ana.track is not None and ana.track.started_at is not None
+                assert [t.name for t in room.talkers.values()] == ["Ana"]  # not its own feeds
+                first = min(m["received_at"] for m in listener.messages
+                            if m["type"] == "caption")
+                print(f"\njoin {join_time:.2f} s (engines loaded); Ana's first word -> first "
+                      f"French caption at a listener {first - ana.track.started_at:.2f} s; "
+                      f"{len(listener.captions(final=False))} caption messages")
+            finally:
+                await ana.close()
+                await listener.close()
 
     asyncio.run(main())
 
@@ -93,105 +96,82 @@ def test_mistakes_stop_the_bot_with_the_reason(janus: Janus, engines: Engines,
     asyncio.run(main())
 
 
-def test_the_bot_rejoins_after_janus_restarts(janus: Janus, engines: Engines,
-                                              tmp_path: Path) -> None:
+def test_the_bot_rejoins_after_janus_restarts(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        room = JanusRoom(options(janus), engines)
-        bot = asyncio.create_task(room.run(stop))
-        try:
-            await wait_for(room.joined.is_set, 20, "the first join")
+        async with bot_in_room(janus, engines) as room:
             await asyncio.to_thread(janus.restart)
             restarted = time.monotonic()
             await wait_for(lambda: room.joins >= 2 and room.joined.is_set(), 30, "rejoining")
             took = time.monotonic() - restarted
-            print(f"\nrejoined {took:.1f} s after Janus restarted")
-            assert took < 15
-        finally:
-            stop.set()
-            await bot
+        print(f"\nrejoined {took:.1f} s after Janus restarted")
+        assert took < 15
 
     asyncio.run(main())
 
 
 def test_publishers_leaving_and_joining_are_followed(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        room = JanusRoom(options(janus), engines)
-        bot = asyncio.create_task(room.run(stop))
         listener = Listener(janus.url, ROOM, "Interpreter · Français")
         ana = Participant(janus.url, ROOM, "Ana", voice("en_leopard"), delay=1.0)
         bruno = Participant(janus.url, ROOM, "Bruno", voice("es_leopard"), delay=1.0)
-        try:
-            await wait_for(room.joined.is_set, 20, "the bot joining")
-            await listener.subscribe()
-            await ana.publish()
-            await wait_for(lambda: any(t.name == "Ana" for t in room.talkers.values()), 20,
-                           "the bot subscribing to Ana")
-            await ana.close()  # Ana leaves before she says anything that finishes
-            await wait_for(lambda: not room.talkers, 20, "the bot letting Ana go")
-            await bruno.publish()  # a new publisher mid-meeting
-            await wait_for(lambda: any(c["speaker"]["name"] == "Bruno" and c["lang"] == "fr"
-                                       for c in listener.captions()), 40,
-                           "Bruno's words in French")
-            assert [t.name for t in room.talkers.values()] == ["Bruno"]
-            assert not any(c["speaker"]["name"] == "Ana" for c in listener.captions())
-        finally:
-            stop.set()
-            await bot
-            await bruno.close()
-            await listener.close()
+        async with bot_in_room(janus, engines) as room:
+            try:
+                await listener.subscribe()
+                await ana.publish()
+                await wait_for(lambda: any(t.name == "Ana" for t in room.talkers.values()),
+                               20, "the bot subscribing to Ana")
+                await ana.close()  # Ana leaves before she says anything that finishes
+                await wait_for(lambda: not room.talkers, 20, "the bot letting Ana go")
+                await bruno.publish()  # a new publisher mid-meeting
+                await wait_for(lambda: any(c["speaker"]["name"] == "Bruno"
+                                           and c["lang"] == "fr" for c in listener.captions()),
+                               40, "Bruno's words in French")
+                assert [t.name for t in room.talkers.values()] == ["Bruno"]
+                assert not any(c["speaker"]["name"] == "Ana" for c in listener.captions())
+            finally:
+                await bruno.close()
+                await listener.close()
 
     asyncio.run(main())
 
 
 def test_a_participant_asks_for_a_language(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        room = JanusRoom(options(janus), engines)
-        bot = asyncio.create_task(room.run(stop))
         carla = Participant(janus.url, ROOM, "Carla", voice("en_leopard"), delay=6.0)
         spanish = Listener(janus.url, ROOM, "Interpreter · Español")
-        try:
-            await wait_for(room.joined.is_set, 20, "the bot joining")
-            await carla.publish()
-            await wait_for(lambda: carla.channel.readyState == "open", 10, "Carla's channel")
-            await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Carla")
-            carla.send({"type": "listen", "lang": "es"})
-            await wait_for(lambda: "es" in room.feeds, 20, "a Spanish feed")
-            await spanish.subscribe()
-            await wait_for(lambda: any(c["lang"] == "es" for c in spanish.captions()), 40,
-                           "Carla's words in Spanish")
-            assert set(room.feeds) == {"fr", "es"}
-        finally:
-            stop.set()
-            await bot
-            await carla.close()
-            await spanish.close()
+        async with bot_in_room(janus, engines) as room:
+            try:
+                await carla.publish()
+                await wait_for(lambda: carla.channel.readyState == "open", 10, "her channel")
+                await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Carla")
+                carla.send({"type": "listen", "lang": "es"})
+                await wait_for(lambda: "es" in room.feeds, 20, "a Spanish feed")
+                await spanish.subscribe()
+                await wait_for(lambda: any(c["lang"] == "es" for c in spanish.captions()), 40,
+                               "Carla's words in Spanish")
+                assert set(room.feeds) == {"fr", "es"}
+            finally:
+                await carla.close()
+                await spanish.close()
 
     asyncio.run(main())
 
 
 def test_a_language_nobody_asks_for_again_is_dropped(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
-        stop = asyncio.Event()
-        room = JanusRoom(options(janus, idle_seconds=3.0), engines)
-        bot = asyncio.create_task(room.run(stop))
         dora = Participant(janus.url, ROOM, "Dora")
-        try:
-            await wait_for(room.joined.is_set, 20, "the bot joining")
-            await dora.publish()
-            await wait_for(lambda: dora.channel.readyState == "open", 10, "Dora's channel")
-            await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Dora")
-            dora.send({"type": "listen", "lang": "it"})
-            dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
-            await wait_for(lambda: "it" in room.feeds, 20, "an Italian feed")
-            await wait_for(lambda: "it" not in room.feeds, 20, "the Italian feed dropped")
-            assert set(room.feeds) == {"fr"}  # --to languages stay
-        finally:
-            stop.set()
-            await bot
-            await dora.close()
+        async with bot_in_room(janus, engines, idle_seconds=3.0) as room:
+            try:
+                await dora.publish()
+                await wait_for(lambda: dora.channel.readyState == "open", 10, "her channel")
+                await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Dora")
+                dora.send({"type": "listen", "lang": "it"})
+                dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
+                await wait_for(lambda: "it" in room.feeds, 20, "an Italian feed")
+                await wait_for(lambda: "it" not in room.feeds, 20, "the Italian feed dropped")
+                assert set(room.feeds) == {"fr"}  # --to languages stay
+            finally:
+                await dora.close()
 
     asyncio.run(main())
 
