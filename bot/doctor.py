@@ -67,6 +67,7 @@ def run_doctor(out: TextIO = sys.stdout) -> int:
         ("Language pairs (target=engine path; a pivot shows as a chain)",
          lambda: route_rows(router, route_languages(config))),
         ("Voices", lambda: voice_rows(config)),
+        ("Meetings on Janus, TURN", lambda: meeting_rows(config)),
     ]
     if config.translation_models:
         sections.insert(2, ("Translation (CTranslate2, configured)",
@@ -320,6 +321,45 @@ def route_rows(router: _Loaded | None = None,
     finally:
         if own:
             router.close()
+
+
+def meeting_rows(config: Config) -> list[Row]:
+    """What Janus mode and TURN need; none of it is needed for the built-in room."""
+    from bot.server import VENDOR
+
+    missing_js = [name for name, path in VENDOR.items() if not path.is_file()]
+    rows = [Row("Janus page (/janus)", not missing_js,
+                "janus.js and adapter.js from Debian" if not missing_js
+                else f"missing {', '.join(missing_js)}",
+                "" if not missing_js else _apt_fix(["libjs-janus-gateway",
+                                                   "libjs-webrtc-adapter"]))]
+    for binary, package, use in (("janus", "janus", "Janus (its tests, deploy/)"),
+                                 ("turnserver", "coturn", "coturn (its tests, deploy/)")):
+        found = shutil.which(binary)
+        rows.append(Row(use, found is not None, found or "not installed",
+                        "" if found else _apt_fix([package])))
+    turn = config.turn
+    rows.append(Row("TURN", True, "off: direct connections only (set INTERPRES_TURN_URLS and "
+                                  "INTERPRES_TURN_SECRET)" if turn is None else
+                    f"{', '.join(turn.urls)}; credentials valid {turn.ttl} s"))
+    url = config.janus.get("url")
+    if url:
+        rows.append(_janus_row(url))
+    return rows
+
+
+def _janus_row(url: str) -> Row:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/info", timeout=3) as response:
+            info = json.loads(response.read())
+        return Row("Janus ([janus] url)", True,
+                   f"{info.get('name', 'Janus')} {info.get('version_string', '')} at {url}")
+    except (OSError, ValueError) as error:
+        return Row("Janus ([janus] url)", False, f"cannot reach {url}: {error}",
+                   "start Janus, or fix url in the [janus] table")
 
 
 def _missing(label: str, error: Exception, fatal: bool) -> Row:

