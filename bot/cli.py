@@ -169,8 +169,7 @@ def join_janus(args: argparse.Namespace) -> int:
         restrict_host_addresses(list(config.ice_addresses))
     options = JanusOptions(
         url=url, room=room, pin=args.pin or file.get("pin") or None,
-        api_secret=args.secret or os.environ.get("INTERPRES_JANUS_SECRET")
-        or file.get("api_secret") or None,
+        api_secret=args.secret or file.get("api_secret") or None,
         token=args.token or file.get("token") or None, targets=targets,
         turn=config.turn)
     def say(message: str) -> None:

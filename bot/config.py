@@ -91,7 +91,7 @@ class Config:
             models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
             translation_models=file.translation,
             coqui_voices=file.coqui,
-            janus=file.janus,
+            janus=_janus(file.janus),
             turn=_turn(),
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
@@ -124,3 +124,13 @@ def _turn() -> TurnServer | None:
             "INTERPRES_TURN_SECRET (coturn's static-auth-secret)")
     ttl = min(int(os.environ.get("INTERPRES_TURN_TTL", str(MAX_TTL))), MAX_TTL)
     return TurnServer(urls, secret.encode(), ttl)
+
+
+def _janus(table: dict[str, Any]) -> dict[str, Any]:
+    """The [janus] table, with INTERPRES_JANUS_URL and INTERPRES_JANUS_SECRET over it."""
+    merged = dict(table)
+    for key, variable in (("url", "INTERPRES_JANUS_URL"), ("api_secret",
+                                                          "INTERPRES_JANUS_SECRET")):
+        if os.environ.get(variable):
+            merged[key] = os.environ[variable]
+    return merged

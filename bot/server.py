@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import re
 import signal
 import time
@@ -203,12 +202,12 @@ async def vendor(request: Request) -> Response:
 
 
 async def api_janus(request: Request) -> Response:
-    """What the Janus page needs: the Janus API URL and room (the [janus] table or
-    INTERPRES_JANUS_URL), and TURN servers. Never Janus's API secret: give browsers token
-    auth, or the secret in the invitation link (?apisecret=)."""
+    """What the Janus page needs: the Janus API URL and room (config.janus: the [janus]
+    table, INTERPRES_JANUS_URL over it) and TURN servers. Never Janus's API secret: give
+    browsers token auth, or the secret in the invitation link (?apisecret=)."""
     state: State = request.app.state.interpres
     janus = state.config.janus
-    return JSONResponse({"url": os.environ.get("INTERPRES_JANUS_URL") or janus.get("url"),
+    return JSONResponse({"url": janus.get("url"),
                          "room": janus.get("room"),
                          "iceServers": ice_servers(state.config.turn, "guest")},
                         headers={"Cache-Control": "no-store"})
@@ -232,17 +231,11 @@ async def api_ice(request: Request) -> Response:
     """ICE servers for a page: TURN credentials minted now, valid an hour at most. With join
     tokens on, only a holder of a valid token for some room gets them."""
     state: State = request.app.state.interpres
-    user = "guest"
-    if state.authority is not None:
-        room = request.query_params.get("room", "")
-        token = bearer(request.headers.get("authorization"))
-        if token is None:
-            return error(401, "a join token is required (Authorization: Bearer ...)")
-        try:
-            grant = state.authority.verify(token, room)
-        except AuthError as problem:
-            return error(401, str(problem))
-        user = grant.name
+    try:
+        grant = check_token(request, state, request.query_params.get("room", ""))
+    except Refused as refused:
+        return error(refused.status, refused.message, **refused.headers)
+    user = grant.name if grant is not None else "guest"
     entries = ice_servers(state.config.turn, "".join(ch for ch in user if ch.isalnum())[:32]
                           or "guest")
     ttl = state.config.turn.ttl if state.config.turn else 0

@@ -71,12 +71,7 @@ def tiny_models(tmp_path_factory) -> Path:
 def janus(tmp_path_factory):
     """A real Janus in its own network namespace (tests/janus_net.py); this process's aiortc
     peers offer only their end of the veth pair while it runs."""
-    from bot.rtc.ice import restrict_host_addresses
-    from tests.janus_net import HOST_IP, janus_namespace
+    from tests.janus_net import HOST_IP, janus_namespace, offering_only
 
-    restrict_host_addresses([HOST_IP])
-    try:
-        with janus_namespace(tmp_path_factory.mktemp("janus")) as running:
-            yield running
-    finally:
-        restrict_host_addresses(None)
+    with offering_only(HOST_IP), janus_namespace(tmp_path_factory.mktemp("janus")) as running:
+        yield running

@@ -74,6 +74,18 @@ class Janus:
 
 
 @contextlib.contextmanager
+def offering_only(address: str) -> Iterator[None]:
+    """This process's aiortc peers offer only `address` (their veth end) while it lasts."""
+    from bot.rtc.ice import restrict_host_addresses
+
+    restrict_host_addresses([address])
+    try:
+        yield
+    finally:
+        restrict_host_addresses(None)
+
+
+@contextlib.contextmanager
 def private_network(prefix: str, host_ip: str, namespace_ip: str) -> Iterator[str]:
     """A network namespace joined to this one by a veth pair: yields its name. The host end
     gets host_ip/24, the namespace end (named NAMESPACE-j) namespace_ip/24."""

@@ -146,6 +146,7 @@ class Subscriber:
     streams: dict[str, Stream] = field(default_factory=dict)
     feeds: set[int] = field(default_factory=set)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def subscribe(self, publishers: list[dict[str, Any]]) -> None:
         """Add the audio and data streams of these publishers (new ones only)."""
@@ -187,7 +188,9 @@ class Subscriber:
         data = event.get("plugindata", {}).get("data", {})
         if jsep and jsep.get("type") == "offer":
             # Janus renegotiates on its own when a subscribed publisher goes away.
-            asyncio.get_running_loop().create_task(self._renegotiate(data, jsep))
+            task = asyncio.get_running_loop().create_task(self._renegotiate(data, jsep))
+            self._pending.add(task)  # held, so the loop cannot drop it half done
+            task.add_done_callback(self._pending.discard)
 
     async def _renegotiate(self, data: dict[str, Any], offer: dict[str, Any]) -> None:
         async with self._lock:

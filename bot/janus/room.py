@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,13 @@ class JanusRoom:
         self._own_feeds: set[int] = set()
         self._control: int | None = None
         self._publishing: set[str] = set()
+        # Work started from Janus callbacks; held here so the loop cannot drop it half done.
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -222,7 +230,7 @@ class JanusRoom:
         self.asked[lang] = time.monotonic()
         if lang not in self.feeds:
             log.info("janus: a participant asked for %s", lang)
-            asyncio.get_running_loop().create_task(self._publish_quietly(lang))
+            self._spawn(self._publish_quietly(lang))
 
     def _can_serve(self, lang: str) -> bool:
         voices = self.engines.voices
@@ -251,14 +259,13 @@ class JanusRoom:
         data = event.get("plugindata", {}).get("data", {})
         if data.get("videoroom") not in ("event", "talking", "stopped-talking"):
             return
-        loop = asyncio.get_running_loop()
         publishers = self._others(data.get("publishers", []))
         if publishers and self.subscriber is not None:
-            loop.create_task(self._subscribe(publishers))
+            self._spawn(self._subscribe(publishers))
         for key in ("unpublished", "leaving"):
             gone = data.get(key)
             if isinstance(gone, int) and gone not in self._own_feeds:
-                loop.create_task(self._forget(gone))
+                self._spawn(self._forget(gone))
 
     async def _subscribe(self, publishers: list[dict[str, Any]]) -> None:
         if self.subscriber is None:
@@ -269,14 +276,15 @@ class JanusRoom:
             log.warning("janus: could not subscribe to new publishers: %s", error)
 
     async def _forget(self, feed: int) -> None:
+        """A publisher left: the subscription forgets its streams (whose on_gone drops the
+        talker)."""
         if self.subscriber is not None:
             await self.subscriber.forget(feed)
-        await self._drop_talker(feed)
 
     # -- media ----------------------------------------------------------------------------
 
     def _on_track(self, stream: Stream, track: MediaStreamTrack) -> None:
-        asyncio.get_running_loop().create_task(self._start_talker_quietly(stream, track))
+        self._spawn(self._start_talker_quietly(stream, track))
 
     async def _start_talker_quietly(self, stream: Stream, track: MediaStreamTrack) -> None:
         try:
@@ -285,7 +293,7 @@ class JanusRoom:
             log.exception("janus: could not start interpreting feed %s", stream.feed)
 
     def _on_gone(self, stream: Stream) -> None:
-        asyncio.get_running_loop().create_task(self._drop_talker(stream.feed))
+        self._spawn(self._drop_talker(stream.feed))
 
     async def _start_talker(self, stream: Stream, track: MediaStreamTrack) -> None:
         if stream.feed in self.talkers:

@@ -106,11 +106,16 @@ class TranslationRouter:
                    else set(self._by_engine))
         for engine in sorted(engines):
             translator = self._by_engine.get(engine)
+            if translator is None:
+                continue
+            # A multilingual model serves dozens of pairs: it warms up once, not per pair.
+            warm_up = getattr(translator, "warm_up", None)
             try:
-                # A multilingual model serves dozens of pairs: it warms up once, not per pair.
-                warm_up = getattr(translator, "warm_up", None)
-                warm_up() if warm_up else translator.translate("Hello.")  # type: ignore[union-attr]
-            except (AttributeError, TranslationError):
+                if warm_up is not None:
+                    warm_up()
+                else:
+                    translator.translate("Hello.")
+            except TranslationError:
                 continue  # the live caption will report it
 
     def close(self) -> None:

@@ -40,6 +40,13 @@ async def bot_in_room(janus: Janus, engines: Engines, **overrides) -> AsyncItera
         await task
 
 
+async def publish_and_wait(room: JanusRoom, person: Participant) -> None:
+    """`person` publishes; returns once their data channel is open and the bot hears them."""
+    await person.publish()
+    await wait_for(lambda: person.channel.readyState == "open", 10, f"{person.display}'s channel")
+    await wait_for(lambda: bool(room.talkers), 20, f"the bot subscribing to {person.display}")
+
+
 async def wait_for(predicate, timeout: float, what: str) -> float:
     started = time.monotonic()
     while not predicate():
@@ -141,9 +148,7 @@ def test_a_participant_asks_for_a_language(janus: Janus, engines: Engines) -> No
         spanish = Listener(janus.url, ROOM, "Interpreter · Español")
         async with bot_in_room(janus, engines) as room:
             try:
-                await carla.publish()
-                await wait_for(lambda: carla.channel.readyState == "open", 10, "her channel")
-                await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Carla")
+                await publish_and_wait(room, carla)
                 carla.send({"type": "listen", "lang": "es"})
                 await wait_for(lambda: "es" in room.feeds, 20, "a Spanish feed")
                 await spanish.subscribe()
@@ -162,9 +167,7 @@ def test_a_language_nobody_asks_for_again_is_dropped(janus: Janus, engines: Engi
         dora = Participant(janus.url, ROOM, "Dora")
         async with bot_in_room(janus, engines, idle_seconds=3.0) as room:
             try:
-                await dora.publish()
-                await wait_for(lambda: dora.channel.readyState == "open", 10, "her channel")
-                await wait_for(lambda: bool(room.talkers), 20, "the bot subscribing to Dora")
+                await publish_and_wait(room, dora)
                 dora.send({"type": "listen", "lang": "it"})
                 dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
                 await wait_for(lambda: "it" in room.feeds, 20, "an Italian feed")

@@ -24,10 +24,10 @@ from aiortc import (
 
 from bot.auth import TokenAuthority
 from bot.pipeline.engines import Engines
-from bot.rtc.ice import restrict_host_addresses
 from bot.server import create_app
 from bot.turn import MAX_TTL, TurnServer
 from tests.conftest import loopback_config
+from tests.janus_net import offering_only
 from tests.rtc_client import post_json
 from tests.server_runner import running_server
 from tests.turn_net import HOST_IP, SECRET, Coturn, coturn_namespace
@@ -47,12 +47,8 @@ def test_credentials_follow_the_coturn_rest_scheme() -> None:
 
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory) -> Iterator[Coturn]:
-    restrict_host_addresses([HOST_IP])
-    try:
-        with coturn_namespace(tmp_path_factory.mktemp("coturn")) as running:
-            yield running
-    finally:
-        restrict_host_addresses(None)
+    with offering_only(HOST_IP), coturn_namespace(tmp_path_factory.mktemp("coturn")) as running:
+        yield running
 
 
 def relay_only(entry: dict) -> RTCPeerConnection:
