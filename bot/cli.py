@@ -171,7 +171,7 @@ def join_janus(args: argparse.Namespace) -> int:
         url=url, room=room, pin=args.pin or file.get("pin") or None,
         api_secret=args.secret or file.get("api_secret") or None,
         token=args.token or file.get("token") or None, targets=targets,
-        turn=config.turn)
+        allowed=config.asr_allowed, turn=config.turn)
     def say(message: str) -> None:
         print(f"interpres: {message}", file=sys.stderr)
 
@@ -253,8 +253,10 @@ def translate(args: argparse.Namespace) -> int:
     realtime = args.realtime or (not args.fast and sys.stdout.isatty())
     out_dir = args.out or Path("out") / args.input.stem
     say = (lambda message: print(message, file=sys.stderr)) if not args.quiet else None
+    config = Config.from_env()
+    allowed = allowed or config.asr_allowed  # --allowed, else INTERPRES_ALLOWED_LANGUAGES
     try:
-        engines = Engines.load(Config.from_env(), speech=not args.no_speech, progress=say)
+        engines = Engines.load(config, speech=not args.no_speech, progress=say)
     except ModelUnavailable as error:
         raise CliError(str(error)) from None
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import config_file
+from bot import config_file, languages
 from bot.auth import load_secret
 from bot.config_file import CoquiVoiceModel, TranslationModel
 from bot.turn import MAX_TTL, TurnServer
@@ -31,6 +31,8 @@ class Config:
     asr_interim_model: str
     asr_device: str
     asr_compute_type: str
+    # Languages automatic detection may always choose, besides those of the room's people.
+    asr_allowed: tuple[str, ...]
     # Directory of extra Piper voices (*.onnx + *.onnx.json); "" for none.
     voices_dir: str
     # SQLite file for transcripts; "off" keeps them in memory only.
@@ -86,6 +88,7 @@ class Config:
             asr_device=env("INTERPRES_ASR_DEVICE") or asr.get("device") or "cpu",
             asr_compute_type=env("INTERPRES_ASR_COMPUTE_TYPE") or asr.get("compute_type")
             or "int8",
+            asr_allowed=_allowed_languages(file.asr_allowed),
             voices_dir=env("INTERPRES_VOICES_DIR", piper_dir),
             config_file=file.path if path else None,
             models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
@@ -106,6 +109,17 @@ class Config:
             max_peers=int(env("INTERPRES_MAX_PEERS", "200")),
             heartbeat_timeout=float(env("INTERPRES_HEARTBEAT_TIMEOUT", "8")),
         )
+
+
+def _allowed_languages(from_file: tuple[str, ...]) -> tuple[str, ...]:
+    """INTERPRES_ALLOWED_LANGUAGES (comma separated) over the file's [asr] allowed."""
+    text = os.environ.get("INTERPRES_ALLOWED_LANGUAGES", "").strip()
+    if not text:
+        return from_file
+    try:
+        return tuple(languages.parse_list(text))
+    except languages.UnknownLanguage as error:
+        raise config_file.ConfigError(f"INTERPRES_ALLOWED_LANGUAGES: {error}") from None
 
 
 def _turn() -> TurnServer | None:

@@ -58,6 +58,8 @@ class FileSettings:
     path: Path
     models_dir: Path | None = None
     asr: dict[str, str] = field(default_factory=dict)  # model, interim_model, device, compute_type
+    # [asr] allowed: the languages automatic detection may choose (besides the room's own)
+    asr_allowed: tuple[str, ...] = ()
     translation: tuple[TranslationModel, ...] = ()
     piper_dir: Path | None = None
     coqui: tuple[CoquiVoiceModel, ...] = ()
@@ -68,6 +70,7 @@ class FileSettings:
 _TOP = {"models_dir", "asr", "translation", "voices", "janus"}
 _JANUS = {"url", "room", "pin", "api_secret", "token", "to"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
+_ASR_LISTS = {"allowed"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
 _VOICES = {"piper_dir", "coqui"}
@@ -95,7 +98,7 @@ def read(path: str | Path) -> FileSettings:
     model_base = models_dir or base
 
     asr_table = here.table("asr")
-    asr_table.only(_ASR)
+    asr_table.only(_ASR | _ASR_LISTS)
     asr = {key: asr_table.string(key) for key in _ASR if key in asr_table.data}
     if asr.get("device") and asr["device"] not in DEVICES:
         raise asr_table.error("device", f"is {asr['device']!r}; use one of {', '.join(DEVICES)}")
@@ -116,7 +119,8 @@ def read(path: str | Path) -> FileSettings:
         janus_settings["room"] = room
     if "to" in janus.data:
         janus_settings["to"] = janus.language_list("to")
-    return FileSettings(path=path, models_dir=models_dir, asr=asr, translation=translation,
+    return FileSettings(path=path, models_dir=models_dir, asr=asr,
+                        asr_allowed=asr_table.language_list("allowed"), translation=translation,
                         piper_dir=voices.path("piper_dir", model_base), coqui=coqui,
                         janus=janus_settings)
 

@@ -305,7 +305,8 @@ async def offer(request: Request) -> Response:
     engines = state.engines
     room = state.rooms.get(room_name, lambda n: LocalRoom(
         n, engines, state.store, set(state.listen), set(state.speak),
-        on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout))
+        on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout,
+        allowed_languages=state.config.asr_allowed))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(
         iceServers=aiortc_servers(state.config.turn, "interpres-bot")))

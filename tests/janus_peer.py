@@ -29,6 +29,7 @@ class Participant:
     display: str
     samples: np.ndarray | None = None
     delay: float = 0.5
+    after: str = "silence"  # what the microphone sends after the clip (see ClipTrack)
     session: JanusSession | None = None
     feed_id: int = 0
     channel: RTCDataChannel | None = None
@@ -44,7 +45,7 @@ class Participant:
         self.feed_id = int(data["id"])
         pc = new_connection()
         self._pcs.append(pc)
-        self.track = ClipTrack(self.samples, delay=self.delay)
+        self.track = ClipTrack(self.samples, delay=self.delay, after=self.after)
         pc.addTransceiver(self.track, direction="sendonly")
         self.channel = pc.createDataChannel("chat")
         await pc.setLocalDescription(await pc.createOffer())

@@ -25,24 +25,37 @@ from tests.clips import clip
 
 
 class ClipTrack(PacedTrack):
-    """Plays 48 kHz mono int16 samples after `delay` seconds, then silence."""
+    """Plays 48 kHz mono int16 samples after `delay` seconds, then, by `after`: "silence"
+    (frames of it, as a browser microphone sends), "nothing" (no packet at all, as Opus DTX
+    or a stalled sender) or "end" (the track ends, as a file player's does)."""
 
-    def __init__(self, samples: np.ndarray | None = None, delay: float = 0.5) -> None:
+    HANGOVER = 0  # with `after="nothing"`, not one packet follows the clip
+
+    def __init__(self, samples: np.ndarray | None = None, delay: float = 0.5,
+                 after: str = "silence") -> None:
         super().__init__()
         self.samples = samples if samples is not None else np.zeros(0, np.int16)
         self.delay_frames = int(delay * 50)
+        self.after = after
         self.position = 0
         self.frames = 0
         self.started_at: float | None = None
+        self.ended_at: float | None = None  # monotonic time of the clip's last frame
 
     def next_samples(self) -> np.ndarray | None:
         self.frames += 1
-        if self.frames <= self.delay_frames or self.position >= len(self.samples):
+        if self.frames <= self.delay_frames:
             return np.zeros(FRAME, np.int16)
+        if self.position >= len(self.samples):
+            if self.after == "end":
+                self.stop()
+            return None if self.after != "silence" else np.zeros(FRAME, np.int16)
         if self.started_at is None:
             self.started_at = time.monotonic()
         chunk = self.samples[self.position:self.position + FRAME]
         self.position += FRAME
+        if self.position >= len(self.samples):
+            self.ended_at = time.monotonic()
         return np.pad(chunk, (0, FRAME - len(chunk)))
 
 

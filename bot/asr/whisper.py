@@ -35,6 +35,9 @@ APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 # in traditional characters about as often as simplified; a simplified prompt makes it write
 # simplified, which most readers of Mandarin expect.
 LANGUAGE_PROMPTS: dict[str, str] = {"zh": "以下是普通话的句子。"}
+# With a preferred (not strict) set of languages, one outside it is still chosen at this
+# probability: a guest nobody declared speaks German in a room of English and French.
+OUTSIDE_CERTAIN = 0.9
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class DecodeOptions:
     Attributes:
       language: ISO 639-1 code to force, or None to detect within `allowed`.
       allowed: languages detection may choose from (empty: any the model knows).
+      allowed_strict: False makes `allowed` a preference: another language is still chosen
+        when detection is near certain of it (OUTSIDE_CERTAIN).
       task: "transcribe" or "translate" (Whisper's own speech -> English).
       beam_size: 1 for greedy (interims), 5 for finals.
       prefix: text forced at the start of the output (the committed words).
@@ -53,6 +58,9 @@ class DecodeOptions:
       detect: return language probabilities even when `language` is forced (one cheap pass
         over the encoder output).
       fallback: retry once with sampling when the output looks like a hallucination.
+      context: what the speaker said just before, in `context_language`: Whisper's previous-
+        text prompt, used when the decode is in that language. A phrase cut in two by a
+        pause reads on from its first half instead of starting cold.
       margin_frames: silence padded after the audio in the encoder window. With less than
         ~4 s, partial utterances cut mid-word loop ("and so my fellow Americans and so my
         fellow..."); 400 frames removed every loop on the shared clips at ~0.2 s a decode.
@@ -60,6 +68,7 @@ class DecodeOptions:
 
     language: str | None = None
     allowed: tuple[str, ...] = ()
+    allowed_strict: bool = True
     task: str = "transcribe"
     beam_size: int = 1
     prefix: str = ""
@@ -68,6 +77,8 @@ class DecodeOptions:
     fallback: bool = False
     margin_frames: int = 400
     detect: bool = False
+    context: str = ""
+    context_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,13 +145,17 @@ class WhisperEngine:
         return self._model.model.encode(storage, to_cpu=False), num_frames
 
     def _language_probs(self, encoder_output: ctranslate2.StorageView,
-                        allowed: tuple[str, ...]) -> dict[str, float]:
+                        allowed: tuple[str, ...], strict: bool = True) -> dict[str, float]:
         if not self.multilingual:
             return {"en": 1.0}
         pairs = self._model.model.detect_language(encoder_output)[0]
         probs = {token[2:-2]: p for token, p in pairs}
         if allowed:
-            probs = {lang: probs.get(lang, 0.0) for lang in allowed}
+            top = max(probs, key=probs.__getitem__)
+            kept = {lang: probs.get(lang, 0.0) for lang in allowed}
+            if not strict and probs[top] >= OUTSIDE_CERTAIN:
+                kept[top] = probs[top]
+            probs = kept
             total = sum(probs.values()) or 1.0
             probs = {lang: p / total for lang, p in probs.items()}
         return dict(sorted(probs.items(), key=lambda kv: -kv[1]))
@@ -153,13 +168,18 @@ class WhisperEngine:
         if not self.multilingual:
             language = "en"
         elif language is None or options.detect:
-            language_probs = self._language_probs(encoder_output, options.allowed)
+            language_probs = self._language_probs(encoder_output, options.allowed,
+                                                  options.allowed_strict)
             language = language or next(iter(language_probs))
         tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task=options.task,
                               language=language if self.multilingual else None)
         prefix = options.prefix.strip()
         prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
-        previous = LANGUAGE_PROMPTS.get(language, "") if options.task == "transcribe" else ""
+        previous = ""
+        if options.task == "transcribe":
+            previous = LANGUAGE_PROMPTS.get(language, "")
+            if options.context and options.context_language == language:
+                previous = (previous + " " + options.context).strip()
         context = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)] if previous else []
         prompt = [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
         budget = options.max_new_tokens or int(8 * duration) + 10

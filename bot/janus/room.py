@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,8 @@ from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
-from bot.rtc.inbound import SpeechChunks, drain
+from bot.rtc.inbound import drain
+from bot.rtc.speaker_feed import FINISH_TIMEOUT, SpeakerFeed
 from bot.turn import TurnServer
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class JanusOptions:
     api_secret: str | None = None
     token: str | None = None
     targets: tuple[str, ...] = ("en",)
+    # Languages automatic detection may choose besides the published ones (see _candidates).
+    allowed: tuple[str, ...] = ()
     # An asked-for language is dropped this long after the last request for it.
     idle_seconds: float = 300.0
     keepalive_every: float = 25.0
@@ -74,7 +77,9 @@ class Talker:
     feed: int
     name: str
     pipeline: SpeakerPipeline
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    audio: SpeakerFeed
+    listening: asyncio.Task[None] | None = None
+    speaking: asyncio.Task[None] | None = None
 
 
 class JanusRoom:
@@ -159,7 +164,7 @@ class JanusRoom:
     async def _teardown(self) -> None:
         self.joined.clear()
         for talker in list(self.talkers.values()):
-            await self._drop_talker(talker.feed)
+            await self._drop_talker(talker.feed, finish=False)
         session = self.session
         if session is None:
             return
@@ -200,10 +205,21 @@ class JanusRoom:
             await feed.close(self.session)
             log.info("janus: nobody asked for %s lately: unpublished", lang)
 
+    def _candidates(self) -> tuple[str, ...]:
+        """What automatic detection chooses from: the configured languages (among all 99 of
+        Whisper's, a Spanish sentence came out Hindi) and those the meeting listens to. A
+        Janus publisher declares no language, so without configured ones nothing is
+        narrowed: a meeting that only asked for English may still have Spanish speakers."""
+        if not self.options.allowed:
+            return ()
+        return tuple(sorted(set(self._languages()) | set(self.options.allowed)))
+
     def _retarget(self) -> None:
         targets = tuple(sorted(self.feeds))
+        candidates = self._candidates()
         for talker in self.talkers.values():
             talker.pipeline.set_targets(targets)
+            talker.pipeline.set_allowed(candidates)
 
     async def _expire_languages(self) -> None:
         while True:
@@ -299,35 +315,44 @@ class JanusRoom:
         if stream.feed in self.talkers:
             return
         name = stream.display or f"feed {stream.feed}"
-        options = PipelineOptions(recognizer=RecognizerOptions(language=None),
+        options = PipelineOptions(recognizer=RecognizerOptions(language=None,
+                                                               allowed=self._candidates()),
                                   interpreter=InterpreterOptions(
                                       targets=tuple(sorted(self.feeds))))
         pipeline = SpeakerPipeline(Speaker(f"f{stream.feed}", name), self.engines, options,
                                    clock=self._clock)
         await pipeline.__aenter__()
-        talker = Talker(stream.feed, name, pipeline)
+        talker = Talker(stream.feed, name, pipeline, SpeakerFeed(pipeline))
         self.talkers[stream.feed] = talker
-        talker.tasks = [asyncio.create_task(self._listen(talker, track)),
-                        asyncio.create_task(self._speak(talker))]
+        talker.audio.start()
+        talker.listening = asyncio.create_task(self._listen(talker, track))
+        talker.speaking = asyncio.create_task(self._speak(talker))
         log.info("janus: interpreting %s (feed %s)", name, stream.feed)
 
-    async def _drop_talker(self, feed: int) -> None:
+    async def _drop_talker(self, feed: int, finish: bool = True) -> None:
+        """A publisher left. With `finish`, what they said last is still finalised,
+        translated and spoken on the language feeds (bounded by FINISH_TIMEOUT)."""
         talker = self.talkers.pop(feed, None)
         if talker is None:
             return
-        for task in talker.tasks:
-            task.cancel()
-        await asyncio.gather(*talker.tasks, return_exceptions=True)
+        if talker.listening is not None:
+            talker.listening.cancel()
+            await asyncio.gather(talker.listening, return_exceptions=True)
+        await talker.audio.close(finish=finish)
+        if finish and talker.speaking is not None:
+            done, _ = await asyncio.wait({talker.speaking}, timeout=FINISH_TIMEOUT)
+            if not done:
+                log.warning("janus: %s's last utterance not finished in %.0f s",
+                            talker.name, FINISH_TIMEOUT)
+        if talker.speaking is not None:
+            talker.speaking.cancel()
+            await asyncio.gather(talker.speaking, return_exceptions=True)
         await talker.pipeline.__aexit__(None, None, None)
         log.info("janus: %s left", talker.name)
 
     async def _listen(self, talker: Talker, track: MediaStreamTrack) -> None:
-        chunks = SpeechChunks()
-
         async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
-            chunk = chunks.add(speech)
-            if chunk is not None:
-                await talker.pipeline.push(chunk)
+            await talker.audio.audio(speech)
 
         await drain(track, on_audio)
 

@@ -21,6 +21,7 @@ from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
 from bot.mt.base import TranslationError
 from bot.mt.router import NoRoute, Route, TranslationRouter
+from bot.pipeline.punctuation import as_sentence, capitalized
 from bot.pipeline.recognizer import FinalUtterance, StageTimes
 from bot.pipeline.speech_queue import SpeechQueue
 from bot.tts.resample import to_int16_48k
@@ -97,7 +98,8 @@ class Interpreter:
             text = await self._translate(route, caption.text, "mt_interim")
             if text is None:
                 continue
-            self.emit(replace(caption, lang=target, text=text, committed="", words=(),
+            self.emit(replace(caption, lang=target, text=capitalized(text), committed="",
+                              words=(),
                               engine=route.engine, rev=self._next_rev(caption.segment, target),
                               emitted_at=self.clock()))
 
@@ -115,6 +117,7 @@ class Interpreter:
             self._final_translation(route, english if route.via_speech else caption.text)
             for _, route in routes))
         for (target, route), text in zip(routes, texts, strict=True):
+            text = as_sentence(text, target) if text is not None else None
             if text is None:
                 text = ""
                 self.emit(Notice("warning", "mt-failed",

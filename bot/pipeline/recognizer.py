@@ -23,6 +23,7 @@ from bot.languages import CHARACTER_SCRIPTS
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
 from bot.pipeline.load import AsrLoad, InterimPlan
+from bot.pipeline.punctuation import as_sentence, capitalized
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
 
@@ -33,6 +34,20 @@ CONTINUE_LANGUAGE = 0.6
 # Share of the utterance's (duration-weighted) language evidence needed to settle early.
 SETTLE_SHARE = 0.7
 SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
+# Previous text given to the decoder as its prompt (whisper_streaming keeps 200 too).
+CONTEXT_CHARS = 200
+# Below these, an utterance says too little about its language to change the speaker's.
+TELLING_UNITS = 3  # words (twice as many characters for Chinese, Japanese...)
+TELLING_SECONDS = 1.0
+
+
+def too_little_to_tell(transcript: Transcript) -> bool:
+    """Short or only digits: too little to judge a language by."""
+    text = "".join(ch for ch in transcript.text if ch.isalnum())
+    units = len(split_units(transcript.text, transcript.language))
+    needed = TELLING_UNITS * (2 if transcript.language in CHARACTER_SCRIPTS else 1)
+    return (not text or text.isnumeric() or units < needed
+            or transcript.duration < TELLING_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,8 @@ class RecognizerOptions:
     """Attributes:
     language: the speaker's language, or None for automatic detection within `allowed`.
     allowed: languages automatic detection may choose from (empty: any).
+    allowed_strict: False: `allowed` is a preference (the room's languages, when none are
+      configured); a language outside it is chosen when detection is near certain of it.
     interim_interval: seconds of new audio between interim decodes.
     first_interim: seconds of utterance audio before the first interim decode.
     settle_language_after: with automatic language, seconds of an utterance after which its
@@ -62,6 +79,7 @@ class RecognizerOptions:
 
     language: str | None = None
     allowed: tuple[str, ...] = ()
+    allowed_strict: bool = True
     interim_interval: float = 0.6
     first_interim: float = 1.0
     interim_beam: int = 2
@@ -161,17 +179,24 @@ class Recognizer:
         self.times = times
         self.vad = StreamingVad()
         self.segmenter = Segmenter(options.segmenter)
-        self.language = LanguageTracker(fixed=options.language, allowed=options.allowed)
+        self.language = LanguageTracker(fixed=options.language, allowed=options.allowed
+                                        if options.allowed_strict else ())
         self.buffer = AudioBuffer()
         self.utterance: Utterance | None = None
         self._count = 0
+        # The end of what the speaker said before (finals), as the decoder's prompt.
+        self._context = ""
+        self._context_language: str | None = None
 
     @property
     def samples_in(self) -> int:
         return self.buffer.end
 
-    async def feed(self, audio: np.ndarray, backlog: float = 0.0) -> list[Caption | Notice |
-                                                                          FinalUtterance]:
+    async def feed(self, audio: np.ndarray, backlog: float = 0.0,
+                   gap: bool = False) -> list[Output]:
+        """Recognise one piece of audio. `gap`: the piece is silence standing for time when
+        no audio arrived; the utterance then ends at its first pause, complete or not (the
+        speaker's packets stopped: waiting for more words would only delay the final)."""
         out: list[Output] = []
         self.buffer.append(audio)
         started = time.perf_counter()
@@ -191,16 +216,16 @@ class Recognizer:
                 elif self.utterance is None:
                     continue
                 elif boundary.kind == "pause":
-                    if await self._at_pause(sample):
-                        for closing in self.segmenter.close_now():
-                            out += await self._finish(True, closing.window * WINDOW)
-                        out.append(Activity(False, emitted_at=self.clock()))
+                    if await self._at_pause(sample) or gap:
+                        out += await self._close_now()
                 elif boundary.kind == "resume":
                     self.utterance.speculative = None
                 else:
                     out += await self._finish(boundary.kind == "end", sample)
                 if boundary.kind in ("end", "drop") and self.utterance is None:
                     out.append(Activity(False, emitted_at=self.clock()))
+        if gap and self.utterance is not None and self.segmenter.paused:
+            out += await self._close_now()  # paused before the packets stopped
         if self.utterance is None:
             # Keep what a future utterance start may reach back to (pre-roll before the
             # first voiced window, which itself may be a few windows back).
@@ -213,6 +238,25 @@ class Recognizer:
             pass  # the speaker paused: the pause decode is due soon, keep the ASR thread free
         else:
             out += await self._maybe_interim()
+        return out
+
+    def _remember(self, text: str, lang: str) -> None:
+        """Keep the last CONTEXT_CHARS of the speaker's finals in one language as context."""
+        if not text:
+            return
+        joiner = "" if lang in CHARACTER_SCRIPTS else " "
+        context = (self._context + joiner + text if lang == self._context_language else text)
+        if len(context) > CONTEXT_CHARS:
+            context = context[-CONTEXT_CHARS:]
+            if joiner:  # start at a whole word
+                context = context.partition(" ")[2] or context
+        self._context, self._context_language = context.strip(), lang
+
+    async def _close_now(self) -> list[Output]:
+        out: list[Output] = []
+        for closing in self.segmenter.close_now():
+            out += await self._finish(True, closing.window * WINDOW)
+        out.append(Activity(False, emitted_at=self.clock()))
         return out
 
     async def flush(self) -> list[Output]:
@@ -249,10 +293,16 @@ class Recognizer:
                          final: bool) -> None:
         if utterance.language or not transcript.language_probs:
             return
+        current = self.language.current
+        if current and too_little_to_tell(transcript):
+            # "Yes.", a name, "4 5 6 7": detection on these is a coin toss (spoken digits
+            # came out Chinese), so they never flip the speaker's language.
+            if final:
+                utterance.language = current
+            return
         # Longer audio, more reliable detection: a second of "La harina" once looked Arabic.
         for lang, p in transcript.language_probs.items():
             utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p * transcript.duration
-        current = self.language.current
         if (not final and current and self.language.utterances_seen >= 1
                 and transcript.language_probs.get(current, 0.0) >= CONTINUE_LANGUAGE):
             # The speaker goes on in the language of their earlier utterances: settle now,
@@ -292,7 +342,8 @@ class Recognizer:
         try:
             transcript = await self._decode("asr_interim", audio, DecodeOptions(
                 language=language, allowed=allowed, prefix=prefix, detect=detect,
-                beam_size=plan.beam), engine)
+                allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
+                context=self._context, context_language=self._context_language), engine)
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             self.times.fail("asr_interim")
@@ -303,14 +354,14 @@ class Recognizer:
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
             return []
         committed = ""
-        shown = text
+        shown = capitalized(text)
         if utterance.language == lang:
             # Commit only once the language is settled and this decode used it.
             if utterance.agreement is None:
                 utterance.agreement = Agreement(lang)
             utterance.agreement.update(text)
-            shown = utterance.agreement.final_text(text)
-            committed = utterance.agreement.committed_text
+            shown = capitalized(utterance.agreement.final_text(text))
+            committed = capitalized(utterance.agreement.committed_text)
         utterance.rev += 1
         utterance.shown = True
         return [Caption(
@@ -328,14 +379,17 @@ class Recognizer:
         # No forced prefix: the final runs free with a wider beam, so greedy slips in the
         # interims don't propagate into the tail; Agreement.final_text keeps what was committed.
         options = DecodeOptions(language=language, allowed=allowed, detect=detect,
+                                allowed_strict=self.options.allowed_strict,
                                 beam_size=self.options.final_beam, word_timestamps=True,
-                                fallback=True)
+                                fallback=True, context=self._context,
+                                context_language=self._context_language)
         transcript = await self._decode("asr_final", audio, options)
         self._gather_language(utterance, transcript, final=True)
         if utterance.language and utterance.language != transcript.language:
             # Decoded in a provisional language that the evidence overruled: decode again.
             options = DecodeOptions(language=utterance.language, beam_size=options.beam_size,
-                                    word_timestamps=True, fallback=True)
+                                    word_timestamps=True, fallback=True, context=self._context,
+                                    context_language=self._context_language)
             transcript = await self._decode("asr_final", audio, options)
         return transcript, transcript.language
 
@@ -396,6 +450,8 @@ class Recognizer:
                                       emitted_at=self.clock()))
         if not text and not utterance.shown:
             return notices
+        text = as_sentence(text, lang)
+        self._remember(text, lang)
         caption = Caption(
             segment=self._segment_id(utterance), rev=utterance.rev + 1, final=True,
             speaker=self.speaker, source_lang=lang, lang=lang, text=text, committed=text,

@@ -124,6 +124,11 @@ class Segmenter:
         return events
 
     @property
+    def paused(self) -> bool:
+        """A pause was reported and no speech came since."""
+        return self.in_speech and self._paused
+
+    @property
     def silence_seconds(self) -> float:
         """Silence so far at the end of the current utterance."""
         return self._silence * WINDOW_SECONDS if self.in_speech else 0.0

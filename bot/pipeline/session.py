@@ -36,8 +36,11 @@ GAP_PIECE = RATE  # a gap reaches the recognizer as digital silence, a second at
 
 @dataclass(frozen=True)
 class _Gap:
-    """Audio dropped to catch up with live: only its length is kept, so the timeline (t0,
-    t1) stays true and a long stall costs no memory."""
+    """Time without audio: dropped to catch up with live, or no packets arrived (the sender
+    stopped, Opus DTX, a stalled network). Only its length is kept, so the timeline (t0, t1)
+    stays true and a long stall costs no memory; the recognizer hears it as silence that
+    ends the utterance at the first pause, without waiting for a sentence to look finished.
+    """
 
     samples: int
 
@@ -110,6 +113,15 @@ class SpeakerPipeline:
         self._queued_samples += len(chunk)
         await self._input.put(chunk)
 
+    def push_gap(self, seconds: float) -> None:
+        """`seconds` passed with no audio from the speaker: recognition hears them as silence,
+        so an utterance whose last packet has arrived still closes (wall-clock endpointing).
+        """
+        samples = round(seconds * RATE)
+        if samples > 0:
+            self._queued_samples += samples
+            self._input.put_nowait(_Gap(samples))
+
     def _drop_oldest_input(self) -> None:
         # Replace the backlog with a gap of the same length: the timeline stays true, and
         # the recognizer passes digital silence for nearly nothing (no model runs on it).
@@ -137,11 +149,21 @@ class SpeakerPipeline:
         """Change the languages captions are translated into (and spoken in), at once."""
         self.interpreter.options = replace(self.interpreter.options, targets=targets)
 
+    def set_allowed(self, allowed: tuple[str, ...], strict: bool = True) -> None:
+        """The languages automatic detection chooses from (the room's), strictly or as a
+        preference (see RecognizerOptions); from the next decode. What the speaker was
+        found to speak so far is kept."""
+        recognizer = self.recognizer
+        recognizer.options = replace(recognizer.options, allowed=allowed, allowed_strict=strict)
+        recognizer.language.allowed = allowed if strict else ()
+
     def set_language(self, language: str | None) -> None:
         """The speaker declared another language (None: detect); from the next utterance."""
         recognizer = self.recognizer
         recognizer.options = replace(recognizer.options, language=language)
-        recognizer.language = LanguageTracker(fixed=language, allowed=recognizer.options.allowed)
+        options = recognizer.options
+        recognizer.language = LanguageTracker(
+            fixed=language, allowed=options.allowed if options.allowed_strict else ())
 
     async def end(self) -> None:
         await self._input.put(_END)
@@ -158,10 +180,10 @@ class SpeakerPipeline:
                 if chunks[-1] is _END:
                     chunks.pop()
                     ended = True
-                for data in self._pieces(chunks):
+                for data, gap in self._pieces(chunks):
                     self._queued_samples -= len(data)
                     for item in await self.recognizer.feed(
-                            data, backlog=self._queued_samples / RATE):
+                            data, backlog=self._queued_samples / RATE, gap=gap):
                         self._route(item)
             for item in await self.recognizer.flush():
                 self._route(item)
@@ -172,23 +194,24 @@ class SpeakerPipeline:
             self._captions.put_nowait(_END)
 
     @staticmethod
-    def _pieces(chunks: list) -> list[np.ndarray]:
-        """Queued items as audio to recognise: runs of chunks joined, gaps as silence."""
-        pieces: list[np.ndarray] = []
+    def _pieces(chunks: list) -> list[tuple[np.ndarray, bool]]:
+        """Queued items as (audio, is_gap) to recognise: runs of chunks joined, gaps as
+        silence."""
+        pieces: list[tuple[np.ndarray, bool]] = []
         run: list[np.ndarray] = []
         for chunk in chunks:
             if isinstance(chunk, np.ndarray):
                 run.append(chunk)
                 continue
             if run:
-                pieces.append(np.concatenate(run))
+                pieces.append((np.concatenate(run), False))
                 run = []
             if isinstance(chunk, _Gap):
                 whole, rest = divmod(chunk.samples, GAP_PIECE)
-                pieces += [np.zeros(GAP_PIECE, np.float32)] * whole
-                pieces += [np.zeros(rest, np.float32)] if rest else []
+                pieces += [(np.zeros(GAP_PIECE, np.float32), True)] * whole
+                pieces += [(np.zeros(rest, np.float32), True)] if rest else []
         if run:
-            pieces.append(np.concatenate(run))
+            pieces.append((np.concatenate(run), False))
         return pieces
 
     def _route(self, item: Caption | Notice | FinalUtterance | Activity) -> None:

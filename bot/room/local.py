@@ -28,8 +28,9 @@ from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.room.participant import Participant
-from bot.rtc.inbound import SpeechChunks, discard, drain
+from bot.rtc.inbound import discard, drain
 from bot.rtc.peer import close_quietly
+from bot.rtc.speaker_feed import FINISH_TIMEOUT, SpeakerFeed
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
 from bot.store import TranscriptStore
 
@@ -51,7 +52,10 @@ class LocalRoom:
     def __init__(self, name: str, engines: Engines, store: TranscriptStore | None,
                  listen_languages: set[str], speak_languages: set[str],
                  on_empty: Callable[[LocalRoom], None] | None = None,
-                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> None:
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+                 allowed_languages: tuple[str, ...] = ()) -> None:
+        """`allowed_languages`: what automatic detection may always choose, besides the
+        languages the room's people speak and listen to (INTERPRES_ALLOWED_LANGUAGES)."""
         self.name = name
         self.engines = engines
         self.store = store
@@ -59,11 +63,13 @@ class LocalRoom:
         self.speak_languages = speak_languages
         self.on_empty = on_empty
         self.heartbeat_timeout = heartbeat_timeout
+        self.allowed_languages = allowed_languages
         self.participants: dict[str, Participant] = {}
         self._ids = itertools.count(1)
         self._clock = wall_clock()
         self._messages = RateLimiter(MESSAGES_PER_MINUTE, MESSAGE_BURST)
         self._watchdog: asyncio.Task[None] | None = None
+        self._finishing: set[asyncio.Task[None]] = set()  # leavers' last utterances
 
     # -- joining and leaving --------------------------------------------------------------
 
@@ -100,14 +106,17 @@ class LocalRoom:
             participant.pipeline = SpeakerPipeline(speaker, self.engines, options,
                                                    clock=self._clock)
             await participant.pipeline.__aenter__()
-            participant.tasks.append(asyncio.create_task(self._outbound(participant)))
+            participant.audio = SpeakerFeed(participant.pipeline, PUSH_SAMPLES)
+            participant.audio.start()
+            participant.outbound = asyncio.create_task(self._outbound(participant))
         # The remote tracks exist since setRemoteDescription (their "track" events are
-        # already past): drain every one, even the silent recvonly one.
-        for transceiver in pc.getTransceivers():
+        # already past): drain every one, even the silent recvonly one. The first is the
+        # microphone (the page's and the clients' fixed transceiver order).
+        for index, transceiver in enumerate(pc.getTransceivers()):
             track = transceiver.receiver.track
             if track is not None:
-                participant.tasks.append(
-                    asyncio.create_task(self._inbound(participant, track)))
+                participant.tasks.append(asyncio.create_task(
+                    self._inbound(participant, track, microphone=index == 0)))
         self.participants[pid] = participant
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch_heartbeats())
@@ -115,7 +124,9 @@ class LocalRoom:
         log.info("room %s: %s joined (%d in room)", self.name, pid, len(self.participants))
         return participant
 
-    async def leave(self, participant: Participant) -> None:
+    async def leave(self, participant: Participant, finish: bool = True) -> None:
+        """Release what a participant held. With `finish`, what they said last is still
+        finalised, translated and spoken to the others, in the background."""
         if participant.left:
             return
         participant.left = True
@@ -128,11 +139,18 @@ class LocalRoom:
                 task.cancel()
         await asyncio.gather(*(t for t in participant.tasks if t is not current),
                              return_exceptions=True)
-        if participant.pipeline is not None:
-            await participant.pipeline.__aexit__(None, None, None)
         participant.mix.stop()
         participant.interpretation.stop()
         await close_quietly(participant.pc)
+        # Nobody left to hear it and no transcript to keep: nothing to finish for.
+        finish = finish and (bool(self.participants) or self.store is not None)
+        if participant.pipeline is not None:
+            if finish:
+                task = asyncio.create_task(self._finish_speaker(participant))
+                self._finishing.add(task)
+                task.add_done_callback(self._finishing.discard)
+            else:
+                await self._release_pipeline(participant, finish=False)
         log.info("room %s: %s left (%d in room)", self.name, participant.id,
                  len(self.participants))
         if self.participants:
@@ -141,9 +159,33 @@ class LocalRoom:
         elif self.on_empty:
             self.on_empty(self)
 
+    async def _finish_speaker(self, participant: Participant) -> None:
+        try:
+            await self._release_pipeline(participant, finish=True)
+        except Exception:  # the room outlives any one participant's pipeline
+            log.exception("room %s: finishing %s failed", self.name, participant.id)
+
+    async def _release_pipeline(self, participant: Participant, finish: bool) -> None:
+        pipeline, outbound = participant.pipeline, participant.outbound
+        assert pipeline is not None
+        if participant.audio is not None:
+            await participant.audio.close(finish=finish)
+        if finish and outbound is not None:
+            done, _ = await asyncio.wait({outbound}, timeout=FINISH_TIMEOUT)
+            if not done:
+                log.warning("room %s: %s's last utterance not finished in %.0f s", self.name,
+                            participant.id, FINISH_TIMEOUT)
+        if outbound is not None:
+            outbound.cancel()
+            await asyncio.gather(outbound, return_exceptions=True)
+        await pipeline.__aexit__(None, None, None)
+
     async def close(self) -> None:
         for participant in list(self.participants.values()):
-            await self.leave(participant)
+            await self.leave(participant, finish=False)
+        for task in list(self._finishing):
+            task.cancel()
+        await asyncio.gather(*self._finishing, return_exceptions=True)
         if self._watchdog is not None:
             self._watchdog.cancel()
 
@@ -166,25 +208,25 @@ class LocalRoom:
 
     # -- media ----------------------------------------------------------------------------
 
-    async def _inbound(self, participant: Participant, track: MediaStreamTrack) -> None:
-        pipeline = participant.pipeline
-        if pipeline is None:  # listen-only: read (an unread track queues forever), ignore
+    async def _inbound(self, participant: Participant, track: MediaStreamTrack,
+                       microphone: bool) -> None:
+        feed = participant.audio
+        if feed is None or not microphone:
+            # Listen-only, or not the microphone: read (an unread track queues forever),
+            # ignore.
             await discard(track)
             return
-        chunks = SpeechChunks(PUSH_SAMPLES)
 
         async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
             if rate == 48000 and mono is not None:  # None: digital silence, nothing to mix
                 for other in self.participants.values():
                     if other is not participant:
                         other.mix.feed(participant.id, mono)
-            chunk = chunks.add(speech)
-            if chunk is not None:
-                if not participant.transcribe:
-                    # Opted out: the pipeline hears digital silence of the same length (its
-                    # clock stays true; an utterance in progress ends), never their voice.
-                    chunk = np.zeros(len(chunk), np.float32)
-                await pipeline.push(chunk)
+            if not participant.transcribe:
+                # Opted out: the pipeline hears digital silence of the same length (its
+                # clock stays true; an utterance in progress ends), never their voice.
+                speech = np.zeros(len(speech), np.float32)
+            await feed.audio(speech)
 
         await drain(track, on_audio)
 
@@ -222,12 +264,27 @@ class LocalRoom:
             langs.add(extra)
         return tuple(sorted(langs))
 
+    def _candidates(self) -> tuple[str, ...]:
+        """What automatic language detection chooses from: the languages people here speak
+        or listen to, and the configured ones (among all 99 of Whisper's, a short Spanish
+        sentence came out as Hindi)."""
+        langs = set(self.allowed_languages)
+        for p in self.participants.values():
+            langs.add(p.listen)
+            if p.speak != "auto":
+                langs.add(p.speak)
+        return tuple(sorted(langs))
+
     def _retarget(self) -> None:
-        """Every pipeline translates into every language someone listens to, no more."""
-        targets = self._targets()
+        """Every pipeline translates into every language someone listens to, no more, and
+        detects among the room's languages."""
+        targets, candidates = self._targets(), self._candidates()
         for p in self.participants.values():
             if p.pipeline is not None:
                 p.pipeline.set_targets(targets)
+                # Configured languages make the set strict; the room's alone are a
+                # preference, since a guest who left "auto" may speak none of them.
+                p.pipeline.set_allowed(candidates, strict=bool(self.allowed_languages))
 
     # -- data channel ---------------------------------------------------------------------
 
@@ -320,6 +377,7 @@ class LocalRoom:
             if changed and participant.pipeline is not None:
                 participant.pipeline.set_language(None if participant.speak == "auto"
                                                   else participant.speak)
+            self._retarget()
             self._broadcast_participants()
         else:
             participant.send(Notice(

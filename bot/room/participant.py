@@ -11,6 +11,7 @@ from typing import Any
 from aiortc import RTCDataChannel, RTCPeerConnection
 
 from bot.pipeline.session import SpeakerPipeline
+from bot.rtc.speaker_feed import SpeakerFeed
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Participant:
     flood_noticed: float = 0.0
     channel: RTCDataChannel | None = None
     pipeline: SpeakerPipeline | None = None
+    audio: SpeakerFeed | None = None  # feeds the pipeline from their microphone
+    outbound: asyncio.Task[None] | None = None  # the pipeline's events to the room
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     dropped_messages: int = 0
     sent_messages: int = 0

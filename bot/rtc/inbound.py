@@ -39,6 +39,12 @@ class SpeechChunks:
         self._count += len(speech)
         if self._count < self.size:
             return None
+        return self.flush()
+
+    def flush(self) -> np.ndarray | None:
+        """What is gathered so far, however short (None when nothing is)."""
+        if not self._pending:
+            return None
         chunk = np.concatenate(self._pending)
         self._pending.clear()
         self._count = 0

@@ -248,3 +248,39 @@ def test_a_full_room_stops_the_bot_with_the_reason(janus: Janus, engines: Engine
                 await person.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("leaves", [False, True])
+def test_a_publisher_whose_packets_stop_mid_utterance_is_finalised(
+        janus: Janus, engines: Engines, leaves: bool) -> None:
+    """Wall-clock endpointing: no trailing silence, the final caption and the voice still
+    come within 2 s of the last packet; a publisher who leaves then is finished too."""
+    async def main() -> None:
+        ana = Participant(janus.url, ROOM, "Ana", voice("es_leopard")[:48000 * 6], delay=2.0,
+                          after="nothing")
+        listener = Listener(janus.url, ROOM, "Interpreter · Français")
+        async with bot_in_room(janus, engines) as room:
+            try:
+                await listener.subscribe()
+                await publish_and_wait(room, ana)
+                track = ana.track
+                assert track is not None
+                await wait_for(lambda: track.ended_at is not None, 20, "the clip ending")
+                last_packet = track.ended_at
+                if leaves:
+                    await ana.close()
+                await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()),
+                               10, "a final French caption")
+                await asyncio.sleep(3)
+                final = min(c["received_at"] for c in listener.captions()) - last_packet
+                heard = next(r.at for r in listener.audio
+                             if r.at >= last_packet and r.rms > 0.01) - last_packet
+                print(f"\nleaves={leaves}: final {final:.2f} s, voice {heard:.2f} s after "
+                      "the last packet")
+                assert max(final, heard) <= 2.0
+                assert listener.captions()[0]["speaker"]["name"] == "Ana"
+            finally:
+                await ana.close()
+                await listener.close()
+
+    asyncio.run(main())

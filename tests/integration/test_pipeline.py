@@ -153,3 +153,31 @@ def test_english_interims_can_run_on_tiny_en(engines):
     assert interim_engines == {"whisper:tiny.en"}
     assert {c.engine for c in captions if c.final} == {"whisper:base"}
     assert word_error_rate(leopard.reference, final_text(events)) <= 0.1
+
+
+def test_a_gap_without_audio_closes_the_utterance_at_its_first_pause(engines):
+    """Wall-clock endpointing: audio cut mid-sentence, then only gaps (no packets, no end):
+    the final comes at the hangover (0.4 s), not after the long one."""
+    import asyncio
+
+    from bot.events import Speaker
+    from bot.pipeline.session import PipelineOptions, SpeakerPipeline
+
+    audio = read_audio(clip("es_leopard").path)[:int(16000 * 2.6)]  # mid-word
+
+    async def main() -> tuple[Caption, float]:
+        async with SpeakerPipeline(Speaker("p1", "Ana"), engines, PipelineOptions()) as pipe:
+            for start in range(0, len(audio), 1600):
+                await pipe.push(audio[start:start + 1600])
+            for _ in range(20):
+                pipe.push_gap(0.1)
+            async for event in pipe.events():
+                if isinstance(event, Caption) and event.final:
+                    # emitted_at: audio consumed when the final was made (the audio clock)
+                    return event, event.emitted_at - len(audio) / 16000
+        raise AssertionError("no final")
+
+    final, heard = asyncio.run(main())
+    assert "son" in final.text.lower().split()  # "Las arenas son blanc..."
+    print(f"final after {heard:.2f} s of gap: {final.text}")
+    assert heard <= 0.8  # closed before the 1.2 s long hangover, though the text is cut

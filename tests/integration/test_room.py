@@ -45,8 +45,10 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
             assert "sands" in caption["text"].lower()
             assert caption["speaker"] == {"id": ana.participant, "name": "Ana"}
             assert caption["engine"] == "apertium:spa-eng"
-            # Bob's interpretation track speaks after the caption arrives.
-            await asyncio.sleep(4)
+            # Bob's interpretation track speaks after the caption arrives (and stops: the
+            # voice takes 3-4 s, so wait for its end rather than a fixed time).
+            await bob.wait_for(lambda m: m.get("type") == "speech" and m["state"] == "stop",
+                               timeout=15)
             assert energy_after(bob.interpretation, heard_at) > 0.8
             # Ana's words reach Bob's original-voice mix, and never Ana's own.
             assert energy_after(bob.mix, 0) > 3.0

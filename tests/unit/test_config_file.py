@@ -102,7 +102,7 @@ def test_no_file_is_the_embedded_default(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[asr]\nmodle = 'small'\n", r"\[asr\] modle is not a known setting here; known: "
-                                 "compute_type, device, interim_model, model"),
+                                 "allowed, compute_type, device, interim_model, model"),
     ("colour = 1\n", "colour is not a known setting"),
     ("[asr]\ndevice = 'gpu'\n", r"\[asr\] device is 'gpu'; use one of cpu, cuda, auto"),
     ("[[translation]]\nlayout = 'marian'\n", r"\[translation #1\] path is missing"),
@@ -159,3 +159,23 @@ def test_janus_table(tmp_path: Path) -> None:
                               "to": ("en", "fr")}
     with pytest.raises(ConfigError, match=r"\[janus\] room is 'x'; use the room's number"):
         read(write(tmp_path, '[janus]\nroom = "x"\n'))
+
+
+def test_allowed_languages_from_the_file_and_the_environment(tmp_path, monkeypatch) -> None:
+    from bot.config import Config
+    from bot.config_file import ConfigError
+
+    path = tmp_path / "interpres.toml"
+    path.write_text('[asr]\nallowed = ["en", "es", "fra"]\n')
+    monkeypatch.setenv("INTERPRES_CONFIG", str(path))
+    monkeypatch.delenv("INTERPRES_ALLOWED_LANGUAGES", raising=False)
+    assert Config.from_env().asr_allowed == ("en", "es", "fr")
+    monkeypatch.setenv("INTERPRES_ALLOWED_LANGUAGES", "de, zh")
+    assert Config.from_env().asr_allowed == ("de", "zh")
+    monkeypatch.setenv("INTERPRES_ALLOWED_LANGUAGES", "de,klingon")
+    with pytest.raises(ConfigError, match="INTERPRES_ALLOWED_LANGUAGES"):
+        Config.from_env()
+    monkeypatch.delenv("INTERPRES_ALLOWED_LANGUAGES")
+    path.write_text('[asr]\nallowed = "en"\n')
+    with pytest.raises(ConfigError, match="allowed"):
+        Config.from_env()

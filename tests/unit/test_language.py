@@ -155,3 +155,22 @@ def test_switches_to_the_score_leader_not_to_a_noisy_best() -> None:
     assert tracker.observe({"pt": 0.5, "es": 0.45, "en": 0.05}) == "en"
     # One more Spanish utterance: Spanish leads by the margin.
     assert tracker.observe(CLEAR_ES) == "es"
+
+
+def test_short_or_digit_only_utterances_say_too_little_to_tell() -> None:
+    from bot.asr.whisper import Transcript
+    from bot.pipeline.recognizer import too_little_to_tell
+
+    def t(text: str, lang: str = "en", duration: float = 2.0) -> Transcript:
+        return Transcript(text=text, language=lang, duration=duration)
+
+    assert too_little_to_tell(t("4 5 6 7."))
+    assert too_little_to_tell(t("4567"))
+    assert too_little_to_tell(t("四五六七", "zh"))
+    assert too_little_to_tell(t("Thank you."))
+    assert too_little_to_tell(t("...", duration=3.0))
+    assert too_little_to_tell(t("Yes I agree with that", duration=0.8))
+    assert not too_little_to_tell(t("Next slide, please."))
+    assert not too_little_to_tell(t("Room 4 is free", duration=1.5))
+    assert too_little_to_tell(t("广州市", "zh"))
+    assert not too_little_to_tell(t("广州市房地产中介", "zh"))
