@@ -278,8 +278,11 @@ def listener_records(session: Session, client: Client) -> list[dict]:
         interim = next((at for at, m in source if not m["final"]), None)
         final_source_at = next(at for at, m in source if m is final)
         final_own_at = next((at for at, m in own if m["final"] and m["text"]), None)
+        clip = max(program.spans, key=lambda span: min(span[1], final["t1"])
+                   - max(span[0], final["t0"]))[2]
         records.append({
             "listener": client.listen, "segment": segment, "source_lang": final["source_lang"],
+            "clip": Path(clip).name,
             "t_end": round(end_t, 2), "final_own_at": final_own_at, "end_at": end,
             "onset_to_first_caption": own[0][0] - onset if own else None,
             "onset_to_first_source_interim": interim - onset if interim else None,
@@ -514,6 +517,8 @@ def build_report(args: argparse.Namespace, records: list[dict], erasure_parts: l
                                  "committed_word_lag"))
             for lang in sorted({r["source_lang"] for r in records})},
         "erasures": merge_erasures(erasure_parts),
+        # Each utterance's detected language against its clip's (speakers say "auto").
+        "language_id": language_id(records, languages),
         "interpretation_audio_matched": {"translated_utterances": len(translated),
                                          "with_audio": sum(r["end_to_audio"] is not None
                                                            for r in translated)},
@@ -527,6 +532,15 @@ def build_report(args: argparse.Namespace, records: list[dict], erasure_parts: l
     return report
 
 
+def language_id(records: list[dict], languages: dict[str, str]) -> dict:
+    utterances = {(r["run"], r["segment"]): r for r in records}.values()
+    # Clips outside the shared manifest are named LANG_... (bench/material.py's are).
+    wrong = [(r["clip"], r["source_lang"]) for r in utterances
+             if languages.get(r["clip"], r["clip"].split("_")[0]) != r["source_lang"]]
+    return {"utterances": len(utterances), "right": len(utterances) - len(wrong),
+            "wrong": wrong}
+
+
 def print_table(report: dict) -> None:
     out = sys.stderr
     print(f"\n{'measure (seconds)':56} {'n':>4} {'median':>7} {'p90':>7} {'p95':>7}", file=out)
@@ -538,6 +552,9 @@ def print_table(report: dict) -> None:
         print(f"  erased characters per minute of speech, {kind:8} {entry['erased_per_minute']}"
               f" ({entry['erased_chars']} of {entry['final_chars']} final characters)", file=out)
     print(f"  interpretation audio matched: {report['interpretation_audio_matched']}", file=out)
+    ids = report["language_id"]
+    print(f"  language ID: {ids['right']} of {ids['utterances']} utterances right"
+          + (f"; wrong: {ids['wrong']}" if ids["wrong"] else ""), file=out)
     if "monologue" in report:
         print(f"  drift: {dict((k, v) for k, v in report['monologue'].items() if k != 'points')}",
               file=out)

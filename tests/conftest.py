@@ -26,10 +26,12 @@ def engines() -> Iterable[Engines]:
 
 def run_pipeline(engines: Engines, audio: np.ndarray, *, language: str | None = None,
                  targets: tuple[str, ...] = (), speech: bool = False,
-                 chunk: float = 0.02, allowed: tuple[str, ...] = ()) -> list[Event]:
+                 chunk: float = 0.02, allowed: tuple[str, ...] = (),
+                 allowed_strict: bool = True) -> list[Event]:
     """Feed audio in `chunk`-second pieces as fast as the pipeline takes it; all events."""
     options = PipelineOptions(
-        recognizer=RecognizerOptions(language=language, allowed=allowed),
+        recognizer=RecognizerOptions(language=language, allowed=allowed,
+                                     allowed_strict=allowed_strict),
         interpreter=InterpreterOptions(targets=targets, speech=speech))
 
     async def main() -> list[Event]:

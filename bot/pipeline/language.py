@@ -7,6 +7,7 @@ utterances and switches only when a challenger clearly leads, or is near certain
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 
@@ -37,6 +38,10 @@ class LanguageTracker:
     def forced(self) -> str | None:
         """The language to force on a decode, or None when it must be detected."""
         return self.fixed
+
+    def peek(self, probs: dict[str, float], weight: float = 1.0) -> str:
+        """What `observe` would return, without remembering anything."""
+        return copy.deepcopy(self).observe(probs, weight)
 
     def observe(self, probs: dict[str, float], weight: float = 1.0) -> str:
         """Feed one utterance's language probabilities; return the language to use for it.

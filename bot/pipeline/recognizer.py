@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -101,6 +101,7 @@ class Utterance:
     rev: int = 0
     decoded_until: int = 0  # absolute sample index covered by the last interim decode
     shown: bool = False  # an interim was emitted (a rejected final must clear it)
+    last_text: str = ""  # the last interim's text, in the language it was decoded in
     evidence: dict[str, float] = field(default_factory=dict)  # summed language probabilities
     # A final-quality decode made at a pause: (end sample, transcript, decode language).
     speculative: tuple[int, Transcript, str] | None = None
@@ -240,6 +241,32 @@ class Recognizer:
             out += await self._maybe_interim()
         return out
 
+    async def _no_worse_than_shown(self, utterance: Utterance, audio: np.ndarray,
+                                   transcript: Transcript, text: str, agreement: Agreement
+                                   ) -> tuple[Transcript, str]:
+        """A final that lost words the last interim showed (Whisper skipped them once the
+        whole utterance was there) is decoded again, made to start with what was shown;
+        the longer of the two is kept."""
+        lang = transcript.language
+        shown = utterance.last_text
+        if not shown or utterance.language != lang:
+            return transcript, text
+        if len(split_units(text, lang)) >= len(split_units(shown, lang)) - 1:
+            return transcript, text
+        try:
+            retry = await self._decode("asr_final", audio, DecodeOptions(
+                language=lang, prefix=shown, beam_size=self.options.final_beam,
+                word_timestamps=True, context=self._context,
+                context_language=self._context_language))
+        except Exception:
+            log.exception("final retry failed for %s", self.speaker.id)
+            return transcript, text
+        retry_text = agreement.final_text(trim_repetition(retry.text))
+        if (rejection(retry, len(audio) / RATE, lang) is None
+                and len(split_units(retry_text, lang)) > len(split_units(text, lang))):
+            return retry, retry_text
+        return transcript, text
+
     def _remember(self, text: str, lang: str) -> None:
         """Keep the last CONTEXT_CHARS of the speaker's finals in one language as context."""
         if not text:
@@ -289,33 +316,45 @@ class Recognizer:
             return utterance.language, (), False
         return self.language.current, self.options.allowed, True
 
-    def _gather_language(self, utterance: Utterance, transcript: Transcript,
-                         final: bool) -> None:
+    def _gather_language(self, utterance: Utterance, transcript: Transcript) -> None:
+        """Settle an interim's language early, so commits need not wait for the final.
+        Provisional: the speaker's language is only updated at the final, once per
+        utterance, on the detection over the whole of it (see _final_language)."""
         if utterance.language or not transcript.language_probs:
             return
         current = self.language.current
-        if current and too_little_to_tell(transcript):
-            # "Yes.", a name, "4 5 6 7": detection on these is a coin toss (spoken digits
-            # came out Chinese), so they never flip the speaker's language.
-            if final:
-                utterance.language = current
+        if too_little_to_tell(transcript):
             return
-        # Longer audio, more reliable detection: a second of "La harina" once looked Arabic.
+        # Longer audio, more reliable detection: at 2 s the Spanish clip still looked
+        # English (0.66), at 3 s it was Spanish (0.94); so later decodes weigh more.
+        weight = transcript.duration ** 2
         for lang, p in transcript.language_probs.items():
-            utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p * transcript.duration
-        if (not final and current and self.language.utterances_seen >= 1
+            utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p * weight
+        if (current and self.language.utterances_seen >= 1
                 and transcript.language_probs.get(current, 0.0) >= CONTINUE_LANGUAGE):
             # The speaker goes on in the language of their earlier utterances: settle now,
             # so commits (and translated interims) need not wait for two seconds of audio.
             utterance.language = current
             return
-        if final or transcript.duration >= self.options.settle_language_after:
+        if transcript.duration >= self.options.settle_language_after:
             total = sum(utterance.evidence.values()) or 1.0
             probs = {lang: p / total for lang, p in utterance.evidence.items()}
-            if not final and max(probs.values()) < SETTLE_SHARE:
+            if max(probs.values()) < SETTLE_SHARE:
                 return  # still ambiguous: decide on more audio, at the latest at the final
-            weight = min(1.0, transcript.duration / 3.0)
-            utterance.language = self.language.observe(probs, weight)
+            utterance.language = self.language.peek(probs, min(1.0, transcript.duration / 3))
+
+    def _final_language(self, transcript: Transcript) -> str:
+        """The language of a whole utterance: the speaker's, unless detection over all of it
+        says otherwise clearly enough for the tracker (hysteresis) to switch."""
+        current = self.language.current
+        if self.options.language:
+            return self.options.language
+        if not transcript.language_probs or (current and too_little_to_tell(transcript)):
+            # "Yes.", a name, "4 5 6 7": detection on these is a coin toss (spoken digits
+            # came out Chinese), so they never flip the speaker's language.
+            return current or transcript.language
+        return self.language.peek(transcript.language_probs,
+                                  min(1.0, transcript.duration / 3.0))
 
     async def _maybe_interim(self) -> list[Output]:
         utterance = self.utterance
@@ -348,7 +387,7 @@ class Recognizer:
             log.exception("interim decode failed for %s", self.speaker.id)
             self.times.fail("asr_interim")
             return []
-        self._gather_language(utterance, transcript, final=False)
+        self._gather_language(utterance, transcript)
         lang = transcript.language
         text = trim_repetition(transcript.text)
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
@@ -364,6 +403,7 @@ class Recognizer:
             committed = capitalized(utterance.agreement.committed_text)
         utterance.rev += 1
         utterance.shown = True
+        utterance.last_text = shown
         return [Caption(
             segment=self._segment_id(utterance), rev=utterance.rev, final=False,
             speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
@@ -374,23 +414,24 @@ class Recognizer:
 
     async def _final_decode(self, utterance: Utterance, audio: np.ndarray
                             ) -> tuple[Transcript, str]:
-        """Final-quality decode; returns the transcript and the language it was decoded in."""
-        language, allowed, detect = self._decode_language(utterance)
+        """Final-quality decode; returns the transcript (with the language detection of the
+        whole utterance) and the language it was decoded in."""
+        auto = not self.options.language
+        language = utterance.language or self.language.current if auto else self.options.language
         # No forced prefix: the final runs free with a wider beam, so greedy slips in the
         # interims don't propagate into the tail; Agreement.final_text keeps what was committed.
-        options = DecodeOptions(language=language, allowed=allowed, detect=detect,
+        options = DecodeOptions(language=language, allowed=self.options.allowed, detect=auto,
                                 allowed_strict=self.options.allowed_strict,
                                 beam_size=self.options.final_beam, word_timestamps=True,
                                 fallback=True, context=self._context,
                                 context_language=self._context_language)
         transcript = await self._decode("asr_final", audio, options)
-        self._gather_language(utterance, transcript, final=True)
-        if utterance.language and utterance.language != transcript.language:
-            # Decoded in a provisional language that the evidence overruled: decode again.
-            options = DecodeOptions(language=utterance.language, beam_size=options.beam_size,
-                                    word_timestamps=True, fallback=True, context=self._context,
-                                    context_language=self._context_language)
-            transcript = await self._decode("asr_final", audio, options)
+        decided = self._final_language(transcript)
+        if decided != transcript.language:
+            # Decoded in a provisional language that the whole utterance overruled.
+            retry = await self._decode("asr_final", audio, replace(
+                options, language=decided, detect=False))
+            transcript = replace(retry, language_probs=transcript.language_probs)
         return transcript, transcript.language
 
     async def _at_pause(self, end: int) -> bool:
@@ -433,10 +474,21 @@ class Recognizer:
                 else:
                     transcript, _ = await self._final_decode(utterance, audio)
                 lang = transcript.language
+                if (not self.options.language and transcript.language_probs and not (
+                        self.language.current and too_little_to_tell(transcript))):
+                    # Once per utterance, on the whole of it (not when it says too little).
+                    self.language.observe(transcript.language_probs,
+                                          min(1.0, transcript.duration / 3.0))
                 reason = rejection(transcript, speech, lang)
                 if reason is None:
-                    agreement = utterance.agreement or Agreement(lang)
+                    agreement = utterance.agreement
+                    if agreement is None or agreement.lang != lang:
+                        # Interims committed in a language the whole utterance overruled:
+                        # those words were never right, the final replaces them.
+                        agreement = Agreement(lang)
                     text = agreement.final_text(trim_repetition(transcript.text))
+                    transcript, text = await self._no_worse_than_shown(
+                        utterance, audio, transcript, text, agreement)
                     offset = utterance.start / RATE
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)
