@@ -6,7 +6,8 @@
 The manifest is a TSV with a header and at least the columns `file` (relative to the
 manifest's folder), `language` (ISO 639-1) and `reference_transcript`; other columns are
 ignored. Every clip goes through the real speaker pipeline at full speed with automatic
-language detection (so language ID is measured too); its final source captions are the
+language detection (so language ID is measured too; `--room en,es,fr` detects among a
+room's languages first, as the built-in room does); its final source captions are the
 streaming transcript. The offline transcript is one beam-5 decode of the whole clip with
 faster-whisper's `transcribe()`, the manifest's language forced, on the same model. Both are
 scored with bench.metrics (WER, or CER for languages written without spaces). A malformed
@@ -35,7 +36,7 @@ from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import AudioFileError, read_audio
 from bot.config import Config
 from bot.events import Caption, Speaker
-from bot.languages import CHARACTER_SCRIPTS, UnknownLanguage, normalize
+from bot.languages import CHARACTER_SCRIPTS, UnknownLanguage, normalize, parse_list
 from bot.models.embedded import ModelUnavailable, resolve_asr_model
 from bot.pipeline.engines import Engines
 from bot.pipeline.recognizer import RecognizerOptions
@@ -62,6 +63,7 @@ class Row:
 class ClipResult:
     row: Row
     detected: tuple[str, ...]
+    final_languages: tuple[str, ...]  # each final caption's language, in order
     streaming: str
     offline: str
     streaming_score: Score
@@ -142,8 +144,10 @@ def quick_selection(rows: list[Row]) -> list[Row]:
 
 # -- the two transcripts --------------------------------------------------------------------
 
-async def _stream(engines: Engines, audio: np.ndarray) -> list[Caption]:
-    options = PipelineOptions(recognizer=RecognizerOptions())  # language=None: detect it
+async def _stream(engines: Engines, audio: np.ndarray, room: tuple[str, ...] = ()
+                  ) -> list[Caption]:
+    # language=None: detect it; among a room's languages (a preference) when given
+    options = PipelineOptions(recognizer=RecognizerOptions(allowed=room, allowed_strict=False))
     finals: list[Caption] = []
     async with SpeakerPipeline(Speaker("b1", "bench"), engines, options,
                                input_chunks=4) as pipeline:
@@ -167,14 +171,16 @@ def offline_transcript(model: WhisperModel, audio: np.ndarray, language: str) ->
     return " ".join(segment.text.strip() for segment in segments)
 
 
-def measure(row: Row, engines: Engines, model: WhisperModel) -> ClipResult:
+def measure(row: Row, engines: Engines, model: WhisperModel,
+            room: tuple[str, ...] = ()) -> ClipResult:
     started = time.perf_counter()
-    finals = asyncio.run(_stream(engines, row.audio))
+    finals = asyncio.run(_stream(engines, row.audio, room))
     streamed_at = time.perf_counter()
     offline = offline_transcript(model, row.audio, row.language)
     joiner = "" if row.language in CHARACTER_SCRIPTS else " "
     streaming = joiner.join(caption.text.strip() for caption in finals)
-    return ClipResult(row, tuple(sorted({c.source_lang for c in finals})), streaming, offline,
+    return ClipResult(row, tuple(sorted({c.source_lang for c in finals})),
+                      tuple(c.source_lang for c in finals), streaming, offline,
                       score(row.reference, streaming, row.language),
                       score(row.reference, offline, row.language),
                       streamed_at - started, time.perf_counter() - streamed_at)
@@ -192,6 +198,7 @@ def _rates(streaming: Score, offline: Score) -> dict:
 def _clip_json(result: ClipResult) -> dict:
     row = result.row
     return {"file": row.file, "language": row.language, "detected": list(result.detected),
+            "final_languages": list(result.final_languages),
             "language_id_correct": result.language_ok, "metric": metric(row.language),
             "reference": row.reference, "streaming_text": result.streaming,
             "offline_text": result.offline,
@@ -214,8 +221,10 @@ def _group(results: list[ClipResult],
 
 
 def report(results: list[ClipResult], manifest: Path, config: Config, model_dir: Path,
-           quick: bool, seconds: float) -> dict:
+           quick: bool, seconds: float, room: tuple[str, ...] = ()) -> dict:
     correct = sum(r.language_ok for r in results)
+    finals = sum(len(r.final_languages) for r in results)
+    finals_right = sum(lang == r.row.language for r in results for lang in r.final_languages)
     return {
         "manifest": str(manifest), "quick": quick,
         "model": {"asr": config.asr_model, "directory": str(model_dir),
@@ -230,7 +239,9 @@ def report(results: list[ClipResult], manifest: Path, config: Config, model_dir:
         "clips": [_clip_json(r) for r in results],
         "languages": _group(results, lambda r: r.row.language),
         "language_id": {"correct": correct, "clips": len(results),
-                        "accuracy": round(correct / len(results), 4)},
+                        "accuracy": round(correct / len(results), 4),
+                        "utterances": finals, "utterances_correct": finals_right},
+        "room": list(room),
         "totals": _group(results, lambda r: metric(r.row.language)),
         "runtime_seconds": round(seconds, 1),
     }
@@ -250,7 +261,9 @@ def print_tables(data: dict) -> None:
         print(f"{label:10} {group['clips']:5} {group['language_id_correct']:>3}/"
               f"{group['clips']:<3} {group['reference_units']:6}" + _rate_columns(group))
     ident = data["language_id"]
-    print(f"\nlanguage ID: {ident['correct']}/{ident['clips']} ({ident['accuracy']:.0%})  "
+    print(f"\nlanguage ID: {ident['correct']}/{ident['clips']} clips ({ident['accuracy']:.0%}), "
+          f"{ident['utterances_correct']}/{ident['utterances']} final captions"
+          + (f" (room: {','.join(data['room'])})" if data["room"] else "") + "  "
           f"model: {data['model']['asr']}  runtime: {data['runtime_seconds']} s")
     for note in data["notes"]:
         print(f"note: {note}")
@@ -272,14 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     parser.add_argument("--quick", action="store_true",
                         help="first clip of at most two languages (en, es): a smoke test")
+    parser.add_argument("--room", default="", metavar="LANGS",
+                        help="detect among these languages first, as the built-in room does "
+                        "for the languages its people speak and hear (e.g. en,es,fr,de,zh); "
+                        "default: all of Whisper's")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     config = Config.from_env()
     config = dataclasses.replace(config, asr_model=args.model or config.asr_model)
     try:
+        room = tuple(parse_list(args.room))
         rows = read_manifest(args.manifest)
         model_dir = resolve_asr_model(config.asr_model)
-    except (ManifestError, ModelUnavailable) as error:
+    except (ManifestError, ModelUnavailable, UnknownLanguage) as error:
         print(f"bench.accuracy: {error}", file=sys.stderr)
         return 2
     if args.quick:
@@ -292,11 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for row in rows:
             print(f"  {row.file}", file=sys.stderr)
-            results.append(measure(row, engines, model))
+            results.append(measure(row, engines, model, room))
     finally:
         engines.close()
     data = report(results, args.manifest, config, model_dir, args.quick,
-                  time.perf_counter() - started)
+                  time.perf_counter() - started, room)
     print_tables(data)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,18 @@ def trim_repetition(text: str, min_repeats: int = 3) -> str:
     return text
 
 
+def trim_doubled(text: str) -> str:
+    """"Can you hear me? Can you hear me?" from one "Can you hear me?": Whisper sometimes
+    decodes a short utterance twice over (the encoder window is padded with silence). A
+    whole utterance said twice is rarer than that: keep one."""
+    words = text.split()
+    half = len(words) // 2
+    if half >= 2 and len(words) % 2 == 0 and [normalise(w) for w in words[:half]] == [
+            normalise(w) for w in words[half:]]:
+        return " ".join(words[:half])
+    return text
+
+
 def rejection(transcript: Transcript, speech_seconds: float, lang: str) -> str | None:
     """Why this decode must not become a caption, or None when it may."""
     text = transcript.text.strip()
@@ -89,6 +101,13 @@ def rejection(transcript: Transcript, speech_seconds: float, lang: str) -> str |
         return "repetitive"
     if transcript.avg_logprob < -1.2:
         return "low-confidence"
-    if is_outro(text, lang, speech_seconds):
+    if is_outro(text, lang, speech_seconds) and not (
+            normalise(text) in _SHORT_ONLY and said_clearly(transcript)):
         return "outro"
     return None
+
+
+def said_clearly(transcript: Transcript) -> bool:
+    """A real "Thank you." decodes with no-speech 0.03 and log-prob -0.2; the same words
+    made up from noise or a breath came with no-speech above 0.6 and log-prob below -1.6."""
+    return transcript.no_speech_prob < 0.2 and transcript.avg_logprob > -0.5

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.asr.guards import rejection, trim_repetition
+from bot.asr.guards import rejection, trim_doubled, trim_repetition
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
 from bot.events import Activity, Caption, Notice, Speaker, Word
@@ -101,7 +101,6 @@ class Utterance:
     rev: int = 0
     decoded_until: int = 0  # absolute sample index covered by the last interim decode
     shown: bool = False  # an interim was emitted (a rejected final must clear it)
-    last_text: str = ""  # the last interim's text, in the language it was decoded in
     evidence: dict[str, float] = field(default_factory=dict)  # summed language probabilities
     # A final-quality decode made at a pause: (end sample, transcript, decode language).
     speculative: tuple[int, Transcript, str] | None = None
@@ -241,32 +240,6 @@ class Recognizer:
             out += await self._maybe_interim()
         return out
 
-    async def _no_worse_than_shown(self, utterance: Utterance, audio: np.ndarray,
-                                   transcript: Transcript, text: str, agreement: Agreement
-                                   ) -> tuple[Transcript, str]:
-        """A final that lost words the last interim showed (Whisper skipped them once the
-        whole utterance was there) is decoded again, made to start with what was shown;
-        the longer of the two is kept."""
-        lang = transcript.language
-        shown = utterance.last_text
-        if not shown or utterance.language != lang:
-            return transcript, text
-        if len(split_units(text, lang)) >= len(split_units(shown, lang)) - 1:
-            return transcript, text
-        try:
-            retry = await self._decode("asr_final", audio, DecodeOptions(
-                language=lang, prefix=shown, beam_size=self.options.final_beam,
-                word_timestamps=True, context=self._context,
-                context_language=self._context_language))
-        except Exception:
-            log.exception("final retry failed for %s", self.speaker.id)
-            return transcript, text
-        retry_text = agreement.final_text(trim_repetition(retry.text))
-        if (rejection(retry, len(audio) / RATE, lang) is None
-                and len(split_units(retry_text, lang)) > len(split_units(text, lang))):
-            return retry, retry_text
-        return transcript, text
-
     def _remember(self, text: str, lang: str) -> None:
         """Keep the last CONTEXT_CHARS of the speaker's finals in one language as context."""
         if not text:
@@ -389,7 +362,7 @@ class Recognizer:
             return []
         self._gather_language(utterance, transcript)
         lang = transcript.language
-        text = trim_repetition(transcript.text)
+        text = trim_doubled(trim_repetition(transcript.text))
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
             return []
         committed = ""
@@ -403,7 +376,6 @@ class Recognizer:
             committed = capitalized(utterance.agreement.committed_text)
         utterance.rev += 1
         utterance.shown = True
-        utterance.last_text = shown
         return [Caption(
             segment=self._segment_id(utterance), rev=utterance.rev, final=False,
             speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
@@ -486,9 +458,7 @@ class Recognizer:
                         # Interims committed in a language the whole utterance overruled:
                         # those words were never right, the final replaces them.
                         agreement = Agreement(lang)
-                    text = agreement.final_text(trim_repetition(transcript.text))
-                    transcript, text = await self._no_worse_than_shown(
-                        utterance, audio, transcript, text, agreement)
+                    text = agreement.final_text(trim_doubled(trim_repetition(transcript.text)))
                     offset = utterance.start / RATE
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)

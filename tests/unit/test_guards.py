@@ -162,8 +162,14 @@ def test_low_confidence() -> None:
 
 def test_outro() -> None:
     assert rejection(transcript("Thank you for watching!"), 5.0, "en") == "outro"
-    assert rejection(transcript("Thank you."), 1.0, "en") == "outro"
-    assert rejection(transcript("Thank you."), 2.0, "en") is None
+    made_up = transcript("Thank you.", no_speech_prob=0.4, avg_logprob=-0.9)
+    assert rejection(made_up, 1.0, "en") == "outro"
+    assert rejection(made_up, 2.0, "en") is None
+    # Said clearly (a real "Thank you." decodes at no-speech 0.03, log-prob -0.2): kept.
+    said = transcript("Thank you.", no_speech_prob=0.03, avg_logprob=-0.2)
+    assert rejection(said, 0.8, "en") is None
+    assert rejection(transcript("Thank you for watching!", no_speech_prob=0.03,
+                                avg_logprob=-0.2), 5.0, "en") == "outro"
 
 
 def test_outro_uses_the_given_language() -> None:
@@ -181,3 +187,16 @@ def test_reasons_in_order_of_checks() -> None:
                      1.0, "en") == "repetitive"
     assert rejection(transcript("Thank you for watching", avg_logprob=-2.0),
                      1.0, "en") == "low-confidence"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Can you fear me? Can you fear me?", "Can you fear me?"),
+    ("Sounds good. Sounds good.", "Sounds good."),
+    ("Go ahead. Go ahead. Go", "Go ahead. Go ahead. Go"),
+    ("No. No.", "No. No."),  # one word twice is speech as often as not
+    ("We will, we will rock you", "We will, we will rock you"),
+])
+def test_trim_doubled(text: str, expected: str) -> None:
+    from bot.asr.guards import trim_doubled
+
+    assert trim_doubled(text) == expected
