@@ -35,6 +35,7 @@ import random
 import statistics
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -487,10 +488,22 @@ async def run(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
             for client in session.listeners:
                 records += [dict(r, run=i) for r in listener_records(session, client)]
             erasure_parts.append(erasures(session))
+        gaps = await asyncio.to_thread(metric_value, url, "interpres_audio_gap_seconds_total")
+        # Speakers here send packets all along: gaps are only the seconds before each one's
+        # first packet. Much more would mean the wall-clock endpointing cut live speech.
+        print(f"audio handed over as gaps (no packets): {gaps:.1f} s", file=sys.stderr)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return records, erasure_parts
+
+
+def metric_value(url: str, name: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+    return float("nan")
 
 
 def build_report(args: argparse.Namespace, records: list[dict], erasure_parts: list[dict],

@@ -31,6 +31,7 @@ class Counters:
     stage_failures: dict[str, int] = field(default_factory=dict)
     skipped_interims: int = 0
     dropped_input_seconds: float = 0.0
+    gap_seconds: float = 0.0
     dropped_speech_clips: int = 0
     dropped_speech_seconds: float = 0.0
     dropped_caption_messages: int = 0
@@ -45,6 +46,7 @@ class Counters:
             self.stage_failures[stage] = self.stage_failures.get(stage, 0) + failed
         self.skipped_interims += other.skipped_interims
         self.dropped_input_seconds += other.dropped_input_seconds
+        self.gap_seconds += other.gap_seconds
         self.dropped_speech_clips += other.dropped_speech_clips
         self.dropped_speech_seconds += other.dropped_speech_seconds
         self.dropped_caption_messages += other.dropped_caption_messages
@@ -61,6 +63,8 @@ def participant_counters(participant: Participant) -> Counters:
         counters.stage_failures = dict(pipeline.times.failures)
         counters.skipped_interims = pipeline.times.skipped_interims
         counters.dropped_input_seconds = pipeline.dropped_input_seconds
+        if participant.audio is not None:
+            counters.gap_seconds = participant.audio.gap_seconds
         for track in pipeline.interpreter.tracks.values():
             counters.dropped_speech_clips += track.dropped
             counters.dropped_speech_seconds += track.dropped_seconds
@@ -198,6 +202,9 @@ def families(rooms: int, participants: int, loop_lag: dict[float, float],
         Family("interpres_dropped_input_seconds_total", "counter",
                "Speaker audio dropped to catch up with live.",
                one(counters.dropped_input_seconds)),
+        Family("interpres_audio_gap_seconds_total", "counter",
+               "Time speakers sent no packets at all, handed to recognition as gaps "
+               "(wall-clock endpointing).", one(counters.gap_seconds)),
         Family("interpres_dropped_speech_clips_total", "counter",
                "Synthesized speech clips dropped as stale.", one(counters.dropped_speech_clips)),
         Family("interpres_dropped_speech_seconds_total", "counter",
