@@ -141,16 +141,18 @@ class LocalRoom:
                              return_exceptions=True)
         participant.mix.stop()
         participant.interpretation.stop()
-        await close_quietly(participant.pc)
         # Nobody left to hear it and no transcript to keep: nothing to finish for.
         finish = finish and (bool(self.participants) or self.store is not None)
-        if participant.pipeline is not None:
-            if finish:
-                task = asyncio.create_task(self._finish_speaker(participant))
-                self._finishing.add(task)
-                task.add_done_callback(self._finishing.discard)
-            else:
+        if participant.pipeline is None or not finish:
+            # The metrics take a participant's totals when the connection closes: after
+            # their pipeline's last work (a finishing speaker's closes in _finish_speaker).
+            if participant.pipeline is not None:
                 await self._release_pipeline(participant, finish=False)
+            await close_quietly(participant.pc)
+        else:
+            task = asyncio.create_task(self._finish_speaker(participant))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
         log.info("room %s: %s left (%d in room)", self.name, participant.id,
                  len(self.participants))
         if self.participants:
@@ -164,6 +166,8 @@ class LocalRoom:
             await self._release_pipeline(participant, finish=True)
         except Exception:  # the room outlives any one participant's pipeline
             log.exception("room %s: finishing %s failed", self.name, participant.id)
+        finally:
+            await close_quietly(participant.pc)
 
     async def _release_pipeline(self, participant: Participant, finish: bool) -> None:
         pipeline, outbound = participant.pipeline, participant.outbound
