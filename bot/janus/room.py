@@ -338,16 +338,9 @@ class JanusRoom:
         if talker.listening is not None:
             talker.listening.cancel()
             await asyncio.gather(talker.listening, return_exceptions=True)
-        await talker.audio.close(finish=finish)
-        if finish and talker.speaking is not None:
-            done, _ = await asyncio.wait({talker.speaking}, timeout=FINISH_TIMEOUT)
-            if not done:
-                log.warning("janus: %s's last utterance not finished in %.0f s",
-                            talker.name, FINISH_TIMEOUT)
-        if talker.speaking is not None:
-            talker.speaking.cancel()
-            await asyncio.gather(talker.speaking, return_exceptions=True)
-        await talker.pipeline.__aexit__(None, None, None)
+        if not await talker.audio.release(talker.speaking, finish):
+            log.warning("janus: %s's last utterance not finished in %.0f s", talker.name,
+                        FINISH_TIMEOUT)
         log.info("janus: %s left", talker.name)
 
     async def _listen(self, talker: Talker, track: MediaStreamTrack) -> None:

@@ -41,6 +41,11 @@ TELLING_UNITS = 3  # words (twice as many characters for Chinese, Japanese...)
 TELLING_SECONDS = 1.0
 
 
+def evidence_weight(transcript: Transcript) -> float:
+    """How much one decode's detection counts for the speaker's language (full at 3 s)."""
+    return min(1.0, transcript.duration / 3.0)
+
+
 def too_little_to_tell(transcript: Transcript) -> bool:
     """Short or only digits: too little to judge a language by."""
     text = "".join(ch for ch in transcript.text if ch.isalnum())
@@ -90,6 +95,12 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+
+    def tracker(self) -> LanguageTracker:
+        """A fresh language tracker for these options (a preferred set filters nothing:
+        detection already weighed it)."""
+        return LanguageTracker(fixed=self.language,
+                               allowed=self.allowed if self.allowed_strict else ())
 
 
 @dataclass
@@ -179,8 +190,7 @@ class Recognizer:
         self.times = times
         self.vad = StreamingVad()
         self.segmenter = Segmenter(options.segmenter)
-        self.language = LanguageTracker(fixed=options.language, allowed=options.allowed
-                                        if options.allowed_strict else ())
+        self.language = options.tracker()
         self.buffer = AudioBuffer()
         self.utterance: Utterance | None = None
         self._count = 0
@@ -314,20 +324,23 @@ class Recognizer:
             probs = {lang: p / total for lang, p in utterance.evidence.items()}
             if max(probs.values()) < SETTLE_SHARE:
                 return  # still ambiguous: decide on more audio, at the latest at the final
-            utterance.language = self.language.peek(probs, min(1.0, transcript.duration / 3))
+            utterance.language = self.language.peek(probs, evidence_weight(transcript))
 
     def _final_language(self, transcript: Transcript) -> str:
         """The language of a whole utterance: the speaker's, unless detection over all of it
         says otherwise clearly enough for the tracker (hysteresis) to switch."""
-        current = self.language.current
         if self.options.language:
             return self.options.language
-        if not transcript.language_probs or (current and too_little_to_tell(transcript)):
-            # "Yes.", a name, "4 5 6 7": detection on these is a coin toss (spoken digits
-            # came out Chinese), so they never flip the speaker's language.
-            return current or transcript.language
-        return self.language.peek(transcript.language_probs,
-                                  min(1.0, transcript.duration / 3.0))
+        if not self._counts_for_language(transcript):
+            return self.language.current or transcript.language
+        return self.language.peek(transcript.language_probs, evidence_weight(transcript))
+
+    def _counts_for_language(self, transcript: Transcript) -> bool:
+        """Whether an utterance may move an automatic speaker's language. "Yes.", a name,
+        "4 5 6 7": detection on these is a coin toss (spoken digits came out Chinese), so
+        they never flip it."""
+        return bool(not self.options.language and transcript.language_probs and not (
+            self.language.current and too_little_to_tell(transcript)))
 
     async def _maybe_interim(self) -> list[Output]:
         utterance = self.utterance
@@ -446,11 +459,9 @@ class Recognizer:
                 else:
                     transcript, _ = await self._final_decode(utterance, audio)
                 lang = transcript.language
-                if (not self.options.language and transcript.language_probs and not (
-                        self.language.current and too_little_to_tell(transcript))):
-                    # Once per utterance, on the whole of it (not when it says too little).
+                if self._counts_for_language(transcript):  # once, on the whole utterance
                     self.language.observe(transcript.language_probs,
-                                          min(1.0, transcript.duration / 3.0))
+                                          evidence_weight(transcript))
                 reason = rejection(transcript, speech, lang)
                 if reason is None:
                     agreement = utterance.agreement

@@ -20,7 +20,6 @@ import numpy as np
 from bot.events import Activity, Caption, Event, Notice, Speaker
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import Interpreter, InterpreterOptions
-from bot.pipeline.language import LanguageTracker
 from bot.pipeline.recognizer import (
     RATE,
     FinalUtterance,
@@ -155,15 +154,13 @@ class SpeakerPipeline:
         found to speak so far is kept."""
         recognizer = self.recognizer
         recognizer.options = replace(recognizer.options, allowed=allowed, allowed_strict=strict)
-        recognizer.language.allowed = allowed if strict else ()
+        recognizer.language.allowed = recognizer.options.tracker().allowed
 
     def set_language(self, language: str | None) -> None:
         """The speaker declared another language (None: detect); from the next utterance."""
         recognizer = self.recognizer
         recognizer.options = replace(recognizer.options, language=language)
-        options = recognizer.options
-        recognizer.language = LanguageTracker(
-            fixed=language, allowed=options.allowed if options.allowed_strict else ())
+        recognizer.language = recognizer.options.tracker()
 
     async def end(self) -> None:
         await self._input.put(_END)

@@ -170,19 +170,10 @@ class LocalRoom:
             await close_quietly(participant.pc)
 
     async def _release_pipeline(self, participant: Participant, finish: bool) -> None:
-        pipeline, outbound = participant.pipeline, participant.outbound
-        assert pipeline is not None
-        if participant.audio is not None:
-            await participant.audio.close(finish=finish)
-        if finish and outbound is not None:
-            done, _ = await asyncio.wait({outbound}, timeout=FINISH_TIMEOUT)
-            if not done:
-                log.warning("room %s: %s's last utterance not finished in %.0f s", self.name,
-                            participant.id, FINISH_TIMEOUT)
-        if outbound is not None:
-            outbound.cancel()
-            await asyncio.gather(outbound, return_exceptions=True)
-        await pipeline.__aexit__(None, None, None)
+        assert participant.audio is not None
+        if not await participant.audio.release(participant.outbound, finish):
+            log.warning("room %s: %s's last utterance not finished in %.0f s", self.name,
+                        participant.id, FINISH_TIMEOUT)
 
     async def close(self) -> None:
         for participant in list(self.participants.values()):

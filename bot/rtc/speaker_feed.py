@@ -74,6 +74,21 @@ class SpeakerFeed:
                 await self.pipeline.push(rest)
             await self.pipeline.end()
 
+    async def release(self, events: asyncio.Task[None] | None, finish: bool) -> bool:
+        """The speaker is gone: close the feed and the pipeline. With `finish`, first let
+        `events` (the task that hands the pipeline's events to the room) deliver what they
+        said last, for FINISH_TIMEOUT at most. False when that ran out of time."""
+        await self.close(finish=finish)
+        finished = True
+        if finish and events is not None:
+            done, _ = await asyncio.wait({events}, timeout=FINISH_TIMEOUT)
+            finished = bool(done)
+        if events is not None:
+            events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
+        await self.pipeline.__aexit__(None, None, None)
+        return finished
+
     async def _watch_gaps(self) -> None:
         woke = self.clock()
         while True:
