@@ -171,7 +171,7 @@ def join_janus(args: argparse.Namespace) -> int:
         url=url, room=room, pin=args.pin or file.get("pin") or None,
         api_secret=args.secret or file.get("api_secret") or None,
         token=args.token or file.get("token") or None, targets=targets,
-        allowed=config.asr_allowed, turn=config.turn)
+        allowed=config.asr_allowed, turn=config.turn, phrases=config.phrases)
     def say(message: str) -> None:
         print(f"interpres: {message}", file=sys.stderr)
 
@@ -280,8 +280,10 @@ def translate(args: argparse.Namespace) -> int:
                 except NoRoute as error:
                     raise CliError(str(error)) from None
         options = PipelineOptions(
-            recognizer=RecognizerOptions(language=source, allowed=allowed),
-            interpreter=InterpreterOptions(targets=targets, speech=not args.no_speech))
+            recognizer=RecognizerOptions(language=source, allowed=allowed,
+                                         phrases=config.phrases),
+            interpreter=InterpreterOptions(targets=targets, speech=not args.no_speech,
+                                           phrases=config.phrases))
         job = FileJob(input=args.input, out_dir=out_dir, options=options, realtime=realtime,
                       live_display=not args.quiet)
         try:

@@ -11,6 +11,7 @@ from typing import Any
 from bot import config_file, languages
 from bot.auth import load_secret
 from bot.config_file import CoquiVoiceModel, TranslationModel
+from bot.phrases import Phrase
 from bot.turn import MAX_TTL, TurnServer
 
 
@@ -63,6 +64,8 @@ class Config:
     turn: TurnServer | None = None
     # The file's [janus] table: defaults for `interpres join janus`.
     janus: dict[str, Any] = field(default_factory=dict)
+    # The file's [[phrases]]: the phrase list a room starts with.
+    phrases: tuple[Phrase, ...] = ()
 
     @property
     def model_root(self) -> Path:
@@ -95,6 +98,7 @@ class Config:
             translation_models=file.translation,
             coqui_voices=file.coqui,
             janus=_janus(file.janus),
+            phrases=file.phrases,
             turn=_turn(),
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import languages
+from bot.phrases import Phrase, PhraseError, parse_phrases
 
 LAYOUTS = ("marian", "m2m100", "nllb")
 DEVICES = ("cpu", "cuda", "auto")
@@ -65,9 +66,11 @@ class FileSettings:
     coqui: tuple[CoquiVoiceModel, ...] = ()
     # [janus]: url, room, pin, api_secret, token, to (what `interpres join janus` defaults to)
     janus: dict[str, Any] = field(default_factory=dict)
+    # [[phrases]]: the phrase list every room starts with (term, say, renderings per language)
+    phrases: tuple[Phrase, ...] = ()
 
 
-_TOP = {"models_dir", "asr", "translation", "voices", "janus"}
+_TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases"}
 _JANUS = {"url", "room", "pin", "api_secret", "token", "to"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
@@ -119,7 +122,11 @@ def read(path: str | Path) -> FileSettings:
         janus_settings["room"] = room
     if "to" in janus.data:
         janus_settings["to"] = janus.language_list("to")
-    return FileSettings(path=path, models_dir=models_dir, asr=asr,
+    try:
+        phrases = parse_phrases([table.data for table in here.tables("phrases")])
+    except PhraseError as problem:
+        raise ConfigError(f"{path}: [[phrases]] {problem}") from None
+    return FileSettings(path=path, models_dir=models_dir, asr=asr, phrases=phrases,
                         asr_allowed=asr_table.language_list("allowed"), translation=translation,
                         piper_dir=voices.path("piper_dir", model_base), coqui=coqui,
                         janus=janus_settings)

@@ -106,6 +106,8 @@ class SpeechAudio:
     emitted_at: float | None = None
     # When the listener hears it: the language track's schedule (after earlier clips).
     play_at: float | None = None
+    # The profanity settings of the listeners this clip is for (one clip per distinct text).
+    profanity: tuple[str, ...] = ("raw", "masked", "removed")
 
     @property
     def duration(self) -> float:

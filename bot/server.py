@@ -28,12 +28,13 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import languages
+from bot import languages, profanity
 from bot import metrics as prometheus
 from bot.auth import AuthError, Grant, TokenAuthority, bearer
 from bot.config import Config
 from bot.events import Notice
 from bot.limits import RateLimiter
+from bot.phrases import Phrase, PhraseError, parse_phrases, to_json
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
 from bot.rtc.ice import restrict_host_addresses
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parents[1] / "web"
 MAX_BODY = 64 * 1024
 ROOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PHRASE_EDITS_PER_MINUTE = 30  # per address: a person edits a few terms, a script a list
 
 
 class Rooms:
@@ -89,6 +91,32 @@ class State:
         # Every peer connection from creation to close, for the process-wide cap.
         self.peer_connections: set[RTCPeerConnection] = set()
         self.draining = False
+        # Rooms' own phrase lists when no transcripts are kept; otherwise they live beside
+        # the transcripts (and survive a restart when those are on disk).
+        self.phrases: dict[str, tuple[Phrase, ...]] = {}
+        self.phrase_edits = RateLimiter(PHRASE_EDITS_PER_MINUTE)
+
+    def room_phrases(self, room: str) -> tuple[Phrase, ...]:
+        """A room's phrase list: its own once someone set one, else the configured one."""
+        if room in self.phrases:
+            return self.phrases[room]
+        stored = self.store.phrases(room) if self.store is not None else None
+        if stored is not None:
+            try:
+                return parse_phrases(stored)
+            except PhraseError:
+                log.warning("room %s: stored phrase list unreadable, using the configured one",
+                            room)
+        return self.config.phrases
+
+    def set_room_phrases(self, room: str, phrases: tuple[Phrase, ...]) -> None:
+        if self.store is not None:
+            self.store.set_phrases(room, to_json(phrases))
+        else:
+            self.phrases[room] = phrases
+        live = self.rooms.rooms.get(room)
+        if live is not None:
+            live.set_phrases(phrases)
 
     def set_engines(self, engines: Engines) -> None:
         self.engines = engines
@@ -253,7 +281,7 @@ async def api_languages(request: Request) -> Response:
     })
 
 
-def _offer_fields(body: Any, state: State) -> tuple[str, str, str, str]:
+def _offer_fields(body: Any, state: State) -> tuple[str, str, str, str, str]:
     if not isinstance(body, dict):
         raise ValueError((400, "body must be a JSON object"))
     sdp, kind = body.get("sdp"), body.get("type")
@@ -268,11 +296,14 @@ def _offer_fields(body: Any, state: State) -> tuple[str, str, str, str]:
     listen = body.get("listen")
     if listen not in state.listen:
         raise ValueError((400, f"listen must be one of {', '.join(state.listen)}"))
+    mode = body.get("profanity", "raw")
+    if mode not in profanity.MODES:
+        raise ValueError((400, f"profanity must be one of {', '.join(profanity.MODES)}"))
     try:
         check_offer(sdp)
     except SdpError as problem:
         raise ValueError((400, f"invalid SDP offer: {problem}")) from None
-    return sdp, " ".join(name.split()), speak, listen
+    return sdp, " ".join(name.split()), speak, listen, mode
 
 
 async def offer(request: Request) -> Response:
@@ -283,7 +314,7 @@ async def offer(request: Request) -> Response:
     try:
         grant = admit(request, state, room_name)
         try:
-            sdp, name, speak, listen = _offer_fields(await read_json(request), state)
+            sdp, name, speak, listen, mode = _offer_fields(await read_json(request), state)
         except ValueError as problem:
             status, message = problem.args[0]
             raise Refused(status, "body", message) from None
@@ -306,7 +337,7 @@ async def offer(request: Request) -> Response:
     room = state.rooms.get(room_name, lambda n: LocalRoom(
         n, engines, state.store, set(state.listen), set(state.speak),
         on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout,
-        allowed_languages=state.config.asr_allowed))
+        allowed_languages=state.config.asr_allowed, phrases=state.room_phrases(n)))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(
         iceServers=aiortc_servers(state.config.turn, "interpres-bot")))
@@ -323,7 +354,7 @@ async def offer(request: Request) -> Response:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         set_audio_prefetch(pc, state.config.jitter_frames)
         participant = await room.join(pc, name, speak, listen,
-                                      can_speak=grant is None or grant.speak)
+                                      can_speak=grant is None or grant.speak, profanity=mode)
         state.metrics.watch(participant)
         with adopting_connect_tasks():
             await pc.setLocalDescription(await pc.createAnswer())
@@ -372,10 +403,49 @@ async def transcript(request: Request) -> Response:
     if lang is None:
         found = state.store.languages(room_name)
         return JSONResponse({"room": room_name, "languages": found})
-    media_type, body = state.store.export(room_name, lang, fmt)
+    mode = request.query_params.get("profanity", "raw")
+    if mode not in profanity.MODES:
+        return error(400, f"profanity must be one of {', '.join(profanity.MODES)}")
+    media_type, body = state.store.export(
+        room_name, lang, fmt,
+        rewrite=None if mode == "raw" else lambda text: profanity.apply(text, lang, mode))
     filename = f"{room_name}-{lang}.{fmt}"
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+async def api_phrases(request: Request) -> Response:
+    """GET: the room's phrase list. PUT: replace it (JSON, a list or {"phrases": [...]});
+    with tokens on, only a token for the room that may speak may change it."""
+    state: State = request.app.state.interpres
+    room_name = request.path_params["room"]
+    if not ROOM_NAME.match(room_name):
+        return error(400, "room names are 1-64 letters, digits, '.', '-' or '_'")
+    try:
+        grant = check_token(request, state, room_name)
+        if request.method == "PUT":
+            if grant is not None and not grant.speak:
+                raise Refused(403, "auth", "a listen-only invitation cannot change the "
+                                           "room's phrase list")
+            check_origin(request, state.config.allowed_origins)
+            address = request.client.host if request.client else "unknown"
+            wait = state.phrase_edits.acquire(address, time.monotonic())
+            if wait:
+                raise Refused(429, "rate", "too many phrase list changes; try again shortly",
+                              **{"Retry-After": str(math.ceil(wait))})
+            try:
+                new = parse_phrases(await read_json(request))
+            except ValueError as problem:  # PhraseError, or read_json's (status, message)
+                status, message = (problem.args[0] if isinstance(problem.args[0], tuple)
+                                   else (400, str(problem)))
+                raise Refused(status, "body", message) from None
+            state.set_room_phrases(room_name, new)
+            log.info("room %s: phrase list set (%d terms)", room_name, len(new))
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
+    return JSONResponse({"room": room_name,
+                         "phrases": to_json(state.room_phrases(room_name))})
 
 
 async def purge_periodically(store: TranscriptStore, every: float = 3600.0) -> None:
@@ -502,6 +572,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/api/ice", api_ice),
             Route("/api/rooms/{room}/offer", offer, methods=["POST"]),
             Route("/api/rooms/{room}/transcript", transcript),
+            Route("/api/rooms/{room}/phrases", api_phrases, methods=["GET", "PUT"]),
             Mount("/static", StaticFiles(directory=WEB), name="static"),
         ],
         lifespan=lifespan,

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -39,6 +40,11 @@ CREATE TABLE IF NOT EXISTS captions (
 );
 CREATE INDEX IF NOT EXISTS captions_room_lang_t0 ON captions (room, lang, t0);
 CREATE INDEX IF NOT EXISTS captions_created_at ON captions (created_at);
+CREATE TABLE IF NOT EXISTS phrases (
+    room TEXT PRIMARY KEY,
+    phrases TEXT NOT NULL,  -- the room's phrase list as JSON, as the API takes it
+    updated_at REAL NOT NULL
+);
 """
 
 _COLUMNS = "segment, lang, source_lang, speaker_id, speaker_name, t0, t1, text, engine"
@@ -113,11 +119,32 @@ class TranscriptStore:
             ).fetchall()
         return [lang for (lang,) in rows]
 
-    def export(self, room: str, lang: str, fmt: str) -> tuple[str, str]:
-        """(media type, body) of the room's transcript in `lang` as vtt, srt, json or txt."""
+    def set_phrases(self, room: str, phrases: list[dict[str, str]]) -> None:
+        """Keep a room's phrase list (replacing the one before)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO phrases (room, phrases, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (room) DO UPDATE SET phrases = excluded.phrases,"
+                " updated_at = excluded.updated_at",
+                (room, json.dumps(phrases, ensure_ascii=False), self._clock()))
+
+    def phrases(self, room: str) -> list[dict[str, str]] | None:
+        """The room's phrase list as stored, or None when it never had one of its own."""
+        with self._lock:
+            row = self._db.execute("SELECT phrases FROM phrases WHERE room = ?",
+                                   (room,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def export(self, room: str, lang: str, fmt: str,
+               rewrite: Callable[[str], str] | None = None) -> tuple[str, str]:
+        """(media type, body) of the room's transcript in `lang` as vtt, srt, json or txt;
+        `rewrite` changes each caption's text (a reader's profanity setting)."""
         if fmt not in FORMATS:
             raise ValueError("format must be one of " + ", ".join(FORMATS))
         captions = self.captions(room, lang)
+        if rewrite is not None:
+            captions = [replace(c, text=rewrite(c.text), committed=rewrite(c.committed))
+                        for c in captions]
         if fmt == "vtt":
             return "text/vtt; charset=utf-8", to_webvtt(captions, lang)
         if fmt == "srt":
@@ -130,6 +157,7 @@ class TranscriptStore:
     def delete_room(self, room: str) -> int:
         """Delete every caption of the room; returns how many rows went."""
         with self._lock, self._db:
+            self._db.execute("DELETE FROM phrases WHERE room = ?", (room,))
             return self._db.execute("DELETE FROM captions WHERE room = ?", (room,)).rowcount
 
     def purge(self, now: float | None = None) -> int:

@@ -58,6 +58,8 @@ class DecodeOptions:
       detect: return language probabilities even when `language` is forced (one cheap pass
         over the encoder output).
       fallback: retry once with sampling when the output looks like a hallucination.
+      hotwords: names and terms to prefer (a room's phrase list, "Karvonix, Zorvatek."):
+        put in Whisper's previous-text prompt before `context`, as faster-whisper does.
       context: what the speaker said just before, in `context_language`: Whisper's previous-
         text prompt, used when the decode is in that language. A phrase cut in two by a
         pause reads on from its first half instead of starting cold.
@@ -77,6 +79,7 @@ class DecodeOptions:
     fallback: bool = False
     margin_frames: int = 400
     detect: bool = False
+    hotwords: str = ""
     context: str = ""
     context_language: str | None = None
 
@@ -175,11 +178,11 @@ class WhisperEngine:
                               language=language if self.multilingual else None)
         prefix = options.prefix.strip()
         prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
-        previous = ""
-        if options.task == "transcribe":
-            previous = LANGUAGE_PROMPTS.get(language, "")
-            if options.context and options.context_language == language:
-                previous = (previous + " " + options.context).strip()
+        transcribing = options.task == "transcribe"
+        previous = LANGUAGE_PROMPTS.get(language, "") if transcribing else ""
+        previous = (previous + " " + options.hotwords).strip()
+        if transcribing and options.context and options.context_language == language:
+            previous = (previous + " " + options.context).strip()
         context = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)] if previous else []
         prompt = [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
         budget = options.max_new_tokens or int(8 * duration) + 10

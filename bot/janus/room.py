@@ -38,6 +38,7 @@ from bot.janus.peers import (
     join_publisher,
     publish_language,
 )
+from bot.phrases import Phrase
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
@@ -68,6 +69,8 @@ class JanusOptions:
     keepalive_every: float = 25.0
     # TURN for the bot's own peer connections (credentials minted per connection).
     turn: TurnServer | None = None
+    # The phrase list ([[phrases]] of interpres.toml).
+    phrases: tuple[Phrase, ...] = ()
 
 
 @dataclass
@@ -315,10 +318,12 @@ class JanusRoom:
         if stream.feed in self.talkers:
             return
         name = stream.display or f"feed {stream.feed}"
+        phrases = self.options.phrases
         options = PipelineOptions(recognizer=RecognizerOptions(language=None,
-                                                               allowed=self._candidates()),
+                                                               allowed=self._candidates(),
+                                                               phrases=phrases),
                                   interpreter=InterpreterOptions(
-                                      targets=tuple(sorted(self.feeds))))
+                                      targets=tuple(sorted(self.feeds)), phrases=phrases))
         pipeline = SpeakerPipeline(Speaker(f"f{stream.feed}", name), self.engines, options,
                                    clock=self._clock)
         await pipeline.__aenter__()

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bot import profanity
 from bot.asr.guards import rejection, trim_repetition
 from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
 from bot.mt.base import TranslationError
 from bot.mt.router import NoRoute, Route, TranslationRouter
+from bot.phrases import Phrase, canonical, hotwords, spoken, translate_keeping
 from bot.pipeline.punctuation import as_sentence, capitalized
 from bot.pipeline.recognizer import FinalUtterance, StageTimes
 from bot.pipeline.speech_queue import SpeechQueue
@@ -33,8 +35,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InterpreterOptions:
+    """`phrases`: the room's phrase list (kept or mapped exactly in translations, said as
+    given). `profanity`: the settings of the room's listeners; the voice makes one clip per
+    distinct text they need."""
+
     targets: tuple[str, ...] = ()
     speech: bool = True
+    phrases: tuple[Phrase, ...] = ()
+    profanity: tuple[str, ...] = ("raw",)
     interim_translation_interval: float = 1.0
     max_pending: int = 4  # queued source captions above which interim translations are skipped
 
@@ -139,7 +147,8 @@ class Interpreter:
     async def _translate(self, route: Route, text: str, stage: str) -> str | None:
         started = time.perf_counter()
         try:
-            return await self.workers.engine(self.router.translate, route, text)
+            return await self.workers.engine(self._translate_keeping, route, text,
+                                             self.options.phrases)
         except TranslationError as error:  # an engine saying no: no traceback needed
             log.warning("translation %s failed: %s", route.engine, error)
             self.times.fail(stage)
@@ -151,18 +160,23 @@ class Interpreter:
         finally:
             self.times.add(stage, time.perf_counter() - started)
 
+    def _translate_keeping(self, route: Route, text: str, phrases: tuple[Phrase, ...]) -> str:
+        return translate_keeping(text, phrases, route.target,
+                                 lambda piece: self.router.translate(route, piece))
+
     async def _speech_to_english(self, final: FinalUtterance) -> str:
         started = time.perf_counter()
         try:
+            terms = self.options.phrases
             transcript = await self.workers.asr(self.asr.transcribe, final.audio, DecodeOptions(
                 language=final.caption.source_lang, task="translate", beam_size=5,
-                fallback=True))
+                fallback=True, hotwords=hotwords(terms)))
             # The same guards as recognition: a looping or improbable translation is dropped
             # (the source caption stands alone) rather than spoken.
             transcript = replace(transcript, text=trim_repetition(transcript.text))
             if rejection(transcript, final.audio.size / 16000, "en") is not None:
                 return ""
-            return transcript.text
+            return canonical(transcript.text, terms)
         except Exception:
             log.exception("speech translation failed")
             self.times.fail("asr_translate")
@@ -191,25 +205,42 @@ class Interpreter:
             if voice is None:
                 continue
             speed = track.speed_for(self.clock())
-            started = time.perf_counter()
-            try:
-                samples = await self.workers.tts(self._synthesize, voice, caption.text, speed)
-            except Exception as error:
-                log.exception("speech synthesis failed for %s", lang)
-                self.times.fail("tts")
-                self.emit(Notice("warning", "tts-failed", f"voice {voice.name} failed: {error}",
-                                 emitted_at=self.clock()))
+            clips: list[tuple[str, tuple[str, ...], np.ndarray]] = []
+            for said, modes in self._spoken_variants(caption.text, lang).items():
+                started = time.perf_counter()
+                try:
+                    samples = await self.workers.tts(self._synthesize, voice, said, speed)
+                except Exception as error:
+                    log.exception("speech synthesis failed for %s", lang)
+                    self.times.fail("tts")
+                    self.emit(Notice("warning", "tts-failed",
+                                     f"voice {voice.name} failed: {error}",
+                                     emitted_at=self.clock()))
+                    continue
+                finally:
+                    self.times.add("tts", time.perf_counter() - started)
+                clips.append((said, modes, samples))
+            if not clips:
                 continue
-            finally:
-                self.times.add("tts", time.perf_counter() - started)
             now = self.clock()
-            start = track.schedule(now, len(samples) / 48000)
+            start = track.schedule(now, max(len(samples) for _, _, samples in clips) / 48000)
             if start is None:
                 continue  # behind by more than the track's max lag: stale, dropped, counted
-            self.emit(SpeechAudio(segment=caption.segment, lang=lang, text=caption.text,
-                                  samples=samples, sample_rate=48000, t0=caption.t0,
-                                  voice=voice.name, speed=speed, emitted_at=now,
-                                  play_at=start))
+            for said, modes, samples in clips:
+                self.emit(SpeechAudio(segment=caption.segment, lang=lang, text=said,
+                                      samples=samples, sample_rate=48000, t0=caption.t0,
+                                      voice=voice.name, speed=speed, emitted_at=now,
+                                      play_at=start, profanity=modes))
+
+    def _spoken_variants(self, text: str, lang: str) -> dict[str, tuple[str, ...]]:
+        """What the voice says for each profanity setting in use, one entry per distinct
+        text (usually one: the sentence has no listed word); terms said as given."""
+        variants: dict[str, tuple[str, ...]] = {}
+        for mode in self.options.profanity or ("raw",):
+            said = spoken(profanity.spoken(text, lang, mode), self.options.phrases, lang)
+            if said.strip():
+                variants[said] = (*variants.get(said, ()), mode)
+        return variants
 
     @staticmethod
     def _synthesize(voice, text: str, speed: float) -> np.ndarray:

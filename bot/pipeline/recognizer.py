@@ -20,6 +20,7 @@ from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
 from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
+from bot.phrases import Phrase, canonical, hotwords
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
 from bot.pipeline.load import AsrLoad, InterimPlan
@@ -80,6 +81,8 @@ class RecognizerOptions:
     quiet_skip: no interim decode once the speaker has been silent this long: the pause
       decode follows within `hangover` and must not wait behind an interim.
     segmenter: VAD segmentation settings.
+    phrases: the room's phrase list: its terms go into every decode's prompt, and come out
+      written as listed.
     """
 
     language: str | None = None
@@ -95,6 +98,7 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
+    phrases: tuple[Phrase, ...] = ()
 
     def tracker(self) -> LanguageTracker:
         """A fresh language tracker for these options (a preferred set filters nothing:
@@ -368,14 +372,15 @@ class Recognizer:
             transcript = await self._decode("asr_interim", audio, DecodeOptions(
                 language=language, allowed=allowed, prefix=prefix, detect=detect,
                 allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
-                context=self._context, context_language=self._context_language), engine)
+                hotwords=hotwords(self.options.phrases), context=self._context,
+                context_language=self._context_language), engine)
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             self.times.fail("asr_interim")
             return []
         self._gather_language(utterance, transcript)
         lang = transcript.language
-        text = trim_doubled(trim_repetition(transcript.text))
+        text = canonical(trim_doubled(trim_repetition(transcript.text)), self.options.phrases)
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
             return []
         committed = ""
@@ -408,7 +413,8 @@ class Recognizer:
         options = DecodeOptions(language=language, allowed=self.options.allowed, detect=auto,
                                 allowed_strict=self.options.allowed_strict,
                                 beam_size=self.options.final_beam, word_timestamps=True,
-                                fallback=True, context=self._context,
+                                fallback=True, hotwords=hotwords(self.options.phrases),
+                                context=self._context,
                                 context_language=self._context_language)
         transcript = await self._decode("asr_final", audio, options)
         decided = self._final_language(transcript)
@@ -469,7 +475,8 @@ class Recognizer:
                         # Interims committed in a language the whole utterance overruled:
                         # those words were never right, the final replaces them.
                         agreement = Agreement(lang)
-                    text = agreement.final_text(trim_doubled(trim_repetition(transcript.text)))
+                    text = agreement.final_text(canonical(
+                        trim_doubled(trim_repetition(transcript.text)), self.options.phrases))
                     offset = utterance.start / RATE
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)

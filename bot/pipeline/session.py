@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.events import Activity, Caption, Event, Notice, Speaker
+from bot.phrases import Phrase
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import Interpreter, InterpreterOptions
 from bot.pipeline.recognizer import (
@@ -147,6 +148,15 @@ class SpeakerPipeline:
     def set_targets(self, targets: tuple[str, ...]) -> None:
         """Change the languages captions are translated into (and spoken in), at once."""
         self.interpreter.options = replace(self.interpreter.options, targets=targets)
+
+    def set_phrases(self, phrases: tuple[Phrase, ...]) -> None:
+        """The room's phrase list, from the next decode and translation."""
+        self.recognizer.options = replace(self.recognizer.options, phrases=phrases)
+        self.interpreter.options = replace(self.interpreter.options, phrases=phrases)
+
+    def set_profanity(self, modes: tuple[str, ...]) -> None:
+        """The profanity settings of the room's listeners (one voice clip per distinct text)."""
+        self.interpreter.options = replace(self.interpreter.options, profanity=modes)
 
     def set_allowed(self, allowed: tuple[str, ...], strict: bool = True) -> None:
         """The languages automatic detection chooses from (the room's), strictly or as a

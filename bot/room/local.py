@@ -21,8 +21,10 @@ import numpy as np
 from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
+from bot import profanity
 from bot.events import Activity, Caption, Event, Notice, Speaker, SpeechAudio
 from bot.limits import RateLimiter
+from bot.phrases import Phrase, to_json
 from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
@@ -53,9 +55,11 @@ class LocalRoom:
                  listen_languages: set[str], speak_languages: set[str],
                  on_empty: Callable[[LocalRoom], None] | None = None,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
-                 allowed_languages: tuple[str, ...] = ()) -> None:
+                 allowed_languages: tuple[str, ...] = (),
+                 phrases: tuple[Phrase, ...] = ()) -> None:
         """`allowed_languages`: what automatic detection may always choose, besides the
-        languages the room's people speak and listen to (INTERPRES_ALLOWED_LANGUAGES)."""
+        languages the room's people speak and listen to (INTERPRES_ALLOWED_LANGUAGES).
+        `phrases`: the room's phrase list (see bot.phrases)."""
         self.name = name
         self.engines = engines
         self.store = store
@@ -64,6 +68,7 @@ class LocalRoom:
         self.on_empty = on_empty
         self.heartbeat_timeout = heartbeat_timeout
         self.allowed_languages = allowed_languages
+        self.phrases = phrases
         self.participants: dict[str, Participant] = {}
         self._ids = itertools.count(1)
         self._clock = wall_clock()
@@ -74,13 +79,14 @@ class LocalRoom:
     # -- joining and leaving --------------------------------------------------------------
 
     async def join(self, pc: RTCPeerConnection, name: str, speak: str,
-                   listen: str, can_speak: bool = True) -> Participant:
+                   listen: str, can_speak: bool = True, profanity: str = "raw") -> Participant:
         """Attach a participant to a peer connection whose remote offer is already set.
         A participant who may not speak (a listen-only token) has no pipeline, and their
         microphone is drained but never mixed or recognised."""
         pid = f"p{next(self._ids)}"
         participant = Participant(pid, name, speak, listen, pc, MixMinusTrack(encoded=True),
                                   PcmTrack(encoded=True), can_speak=can_speak,
+                                  profanity=profanity,
                                   last_seen=time.monotonic() + CONNECT_GRACE)
         participant.interpretation.on_state = lambda playing: participant.send(
             {"type": "speech", "lang": participant.listen,
@@ -101,8 +107,10 @@ class LocalRoom:
         if can_speak:
             speaker = Speaker(pid, name)
             options = PipelineOptions(
-                recognizer=RecognizerOptions(language=None if speak == "auto" else speak),
-                interpreter=InterpreterOptions(targets=self._targets(extra=listen)))
+                recognizer=RecognizerOptions(language=None if speak == "auto" else speak,
+                                             phrases=self.phrases),
+                interpreter=InterpreterOptions(targets=self._targets(extra=listen),
+                                               phrases=self.phrases))
             participant.pipeline = SpeakerPipeline(speaker, self.engines, options,
                                                    clock=self._clock)
             await participant.pipeline.__aenter__()
@@ -238,13 +246,16 @@ class LocalRoom:
         if isinstance(event, Caption):
             if event.final and self.store is not None:
                 self.store.add(self.name, event)
-            message = event.to_wire()
+            messages: dict[str, dict[str, Any]] = {}  # by profanity setting
             for p in list(self.participants.values()):
                 if event.lang == p.listen or (event.is_source and p.source_captions):
-                    p.send(message)
+                    if p.profanity not in messages:
+                        messages[p.profanity] = _as_read(event, p.profanity)
+                    p.send(messages[p.profanity])
         elif isinstance(event, SpeechAudio):
             for p in list(self.participants.values()):
-                if p is not speaker and p.listen == event.lang:
+                if (p is not speaker and p.listen == event.lang
+                        and p.profanity in event.profanity):
                     p.interpretation.push(event.samples)
         elif isinstance(event, Activity):
             self._broadcast({"type": "activity", "id": speaker.id, "speaking": event.speaking})
@@ -274,9 +285,11 @@ class LocalRoom:
         """Every pipeline translates into every language someone listens to, no more, and
         detects among the room's languages."""
         targets, candidates = self._targets(), self._candidates()
+        modes = tuple(sorted({p.profanity for p in self.participants.values()}))
         for p in self.participants.values():
             if p.pipeline is not None:
                 p.pipeline.set_targets(targets)
+                p.pipeline.set_profanity(modes)
                 # Configured languages make the set strict; the room's alone are a
                 # preference, since a guest who left "auto" may speak none of them.
                 p.pipeline.set_allowed(candidates, strict=bool(self.allowed_languages))
@@ -301,7 +314,20 @@ class LocalRoom:
 
     def _welcome(self, participant: Participant) -> None:
         participant.send(self._privacy_notice())
+        participant.send(self._phrases_message())
         self._broadcast_participants()
+
+    def _phrases_message(self) -> dict[str, Any]:
+        return {"type": "phrases", "phrases": to_json(self.phrases)}
+
+    def set_phrases(self, phrases: tuple[Phrase, ...]) -> None:
+        """A new phrase list: every pipeline uses it from its next decode, and every page
+        shows it."""
+        self.phrases = phrases
+        for p in self.participants.values():
+            if p.pipeline is not None:
+                p.pipeline.set_phrases(phrases)
+        self._broadcast(self._phrases_message())
 
     def _privacy_notice(self) -> dict[str, Any]:
         store = self.store
@@ -365,6 +391,9 @@ class LocalRoom:
             participant.source_captions = bool(message.get("source", False))
             self._retarget()
             self._broadcast_participants()
+        elif kind == "profanity" and message.get("mode") in profanity.MODES:
+            participant.profanity = message["mode"]
+            self._retarget()
         elif kind == "speak" and (message.get("lang") == "auto"
                                   or message.get("lang") in self.speak_languages):
             changed = message["lang"] != participant.speak
@@ -378,7 +407,7 @@ class LocalRoom:
             participant.send(Notice(
                 "warning", "bad-message",
                 f"refused message {str(kind or raw)[:40]!r}: expected listen, speak, "
-                "transcribe, ping or heartbeat").to_wire())
+                "transcribe, profanity, ping or heartbeat").to_wire())
 
     def _broadcast(self, message: dict[str, Any]) -> None:
         for p in list(self.participants.values()):
@@ -389,3 +418,17 @@ class LocalRoom:
         for p in list(self.participants.values()):
             p.send({"type": "participants",
                     "participants": [dict(entry, you=entry["id"] == p.id) for entry in everyone]})
+
+
+def _as_read(caption: Caption, mode: str) -> dict[str, Any]:
+    """A caption's wire message as a listener with this profanity setting reads it."""
+    message = caption.to_wire()
+    if mode != "raw":
+        message["text"] = profanity.apply(caption.text, caption.lang, mode)
+        message["committed"] = profanity.committed_for(caption.committed, caption.text,
+                                                       caption.lang, mode)
+        if "words" in message:  # word timings carry the words too
+            words = [dict(w, text=profanity.apply(w["text"], caption.lang, mode))
+                     for w in message["words"]]
+            message["words"] = [w for w in words if w["text"]]
+    return message

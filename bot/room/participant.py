@@ -32,6 +32,7 @@ class Participant:
     source_captions: bool = False
     can_speak: bool = True  # False: a listen-only token; their microphone is never used
     transcribe: bool = True  # False: opted out; others hear them, nothing recognises them
+    profanity: str = "raw"  # how listed swear words reach them: raw, masked or removed
     last_seen: float = 0.0  # monotonic time of their last data-channel message
     heartbeat_sent: float = 0.0
     received_messages: int = 0
