@@ -79,6 +79,7 @@ class Client:
     participant: str = ""
     token: str | None = None  # a join token, sent as the page does (Authorization: Bearer)
     answer_heartbeats: bool = True
+    profanity: str = "raw"  # raw, masked or removed: how listed swear words reach us
 
     def __post_init__(self) -> None:
         self.pc = RTCPeerConnection()
@@ -99,7 +100,7 @@ class Client:
 
         await pc.setLocalDescription(await pc.createOffer())
         body = {"sdp": pc.localDescription.sdp, "type": "offer", "name": self.name,
-                "speak": self.speak, "listen": self.listen}
+                "speak": self.speak, "listen": self.listen, "profanity": self.profanity}
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         status, answer = await asyncio.to_thread(
             post_json, f"{self.base_url}/api/rooms/{self.room}/offer", body, headers)
@@ -116,6 +117,24 @@ class Client:
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(json.dumps(message))
+
+    def set_profanity(self, mode: str) -> None:
+        """raw, masked or removed, from the next caption on (and our voice clips)."""
+        self.profanity = mode
+        self.send({"type": "profanity", "mode": mode})
+
+    @property
+    def phrases(self) -> list[dict[str, str]] | None:
+        """The room's phrase list, as the server last sent it (None: not yet)."""
+        sent = [m["phrases"] for _, m in self.messages if m.get("type") == "phrases"]
+        return sent[-1] if sent else None
+
+    async def set_phrases(self, phrases: list[dict[str, str]]) -> tuple[int, dict[str, Any]]:
+        """Replace the room's phrase list (PUT /api/rooms/{room}/phrases), as the page does."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return await asyncio.to_thread(
+            post_json, f"{self.base_url}/api/rooms/{self.room}/phrases", {"phrases": phrases},
+            headers, "PUT")
 
     def captions(self, lang: str | None = None, final: bool | None = None) -> list[dict]:
         return [m for _, m in self.messages if m.get("type") == "caption"
@@ -184,9 +203,9 @@ async def wait_open(*clients: Client, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def post_json(url: str, body: Any, headers: dict[str, str] | None = None
-              ) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+def post_json(url: str, body: Any, headers: dict[str, str] | None = None,
+              method: str = "POST") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
                                      headers={"Content-Type": "application/json",
                                               **(headers or {})})
     try:
