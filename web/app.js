@@ -4,6 +4,7 @@ import { audioContext, openMicrophone, LevelMeter, Mixer } from "./audio.js";
 import { applyCaption, CaptionView } from "./captions.js";
 import { authorization, RoomConnection } from "./connection.js";
 import { PeopleView } from "./people.js";
+import { PhrasesView } from "./phrases.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,7 +17,7 @@ const STATUS_TEXT = {
 };
 
 const state = {
-  room: "", participant: null, name: "", speak: "auto", listen: "en",
+  room: "", participant: null, name: "", speak: "auto", listen: "en", profanity: "raw",
   showOriginal: false, connection: "idle", rtt: null, lastCaptionAt: null,
   participants: [], speaking: {}, captions: {}, order: [], ducking: false, muted: false,
 };
@@ -32,6 +33,11 @@ const captionView = new CaptionView({
 const peopleView = new PeopleView({
   list: $("participants"), strip: $("people-strip"), count: $("people-count"), state,
   languageName,
+});
+
+const phrasesView = new PhrasesView({
+  list: $("phrases"), form: $("phrase-form"), input: $("phrase-term"), say: $("phrase-say"),
+  error: $("phrase-error"), count: $("phrases-count"), state,
 });
 
 window.interpres = {
@@ -265,7 +271,7 @@ async function join(event) {
     session.connection = connection;
     const answer = await connection.join({
       room: form.room, name: form.name, speak: form.speak, listen: form.listen,
-      micTrack: stream ? stream.getAudioTracks()[0] : null,
+      profanity: state.profanity, micTrack: stream ? stream.getAudioTracks()[0] : null,
       token: session.invitation ? session.invitation.token : null,
     });
     state.participant = answer.participant || null;
@@ -296,6 +302,9 @@ function enterRoom(stream) {
   $("mute").hidden = !stream;
   $("privacy-section").hidden = !stream; // listening only: nothing of ours to transcribe
   $("room-speak").closest("label").hidden = !stream;
+  phrasesView.configure({
+    token: session.invitation ? session.invitation.token : null, editable: !listenOnly(),
+  });
 
   const url = new URL(location.href);
   url.searchParams.set("room", state.room);
@@ -357,6 +366,7 @@ function announcePreferences() {
   send({ type: "listen", lang: state.listen, source: state.showOriginal });
   send({ type: "speak", lang: state.speak });
   if (!state.transcribe) send({ type: "transcribe", enabled: false });
+  send({ type: "profanity", mode: state.profanity });
 }
 
 function send(message) {
@@ -375,6 +385,9 @@ function handleMessage(message) {
     }
     case "participants":
       if (Array.isArray(message.participants)) peopleView.setParticipants(message.participants);
+      break;
+    case "phrases":
+      phrasesView.set(message.phrases);
       break;
     case "activity":
       if (message.id != null) peopleView.setSpeaking(message.id, message.speaking);
@@ -470,6 +483,13 @@ function setShowOriginal(show) {
   captionView.renderAll();
 }
 
+function setProfanity(mode) {
+  state.profanity = mode;
+  prefs.set("profanity", mode);
+  send({ type: "profanity", mode });
+  updateDownloads();
+}
+
 function setTranscribe(enabled) {
   state.transcribe = enabled;
   prefs.set("transcribe", enabled ? "1" : "0");
@@ -497,7 +517,8 @@ function updateDownloads() {
   const base = `/api/rooms/${encodeURIComponent(state.room)}/transcript`;
   for (const format of ["vtt", "srt", "txt"]) {
     const link = $(`download-${format}`);
-    link.href = `${base}?lang=${encodeURIComponent(state.listen)}&format=${format}`;
+    link.href = `${base}?lang=${encodeURIComponent(state.listen)}&format=${format}`
+      + `&profanity=${encodeURIComponent(state.profanity)}`;
     link.download = `${state.room}-${state.listen}.${format}`;
   }
 }
@@ -556,6 +577,10 @@ function init() {
   state.showOriginal = prefs.get("showOriginal", "0") === "1";
   $("show-original").checked = state.showOriginal;
   $("show-original").addEventListener("change", (e) => setShowOriginal(e.target.checked));
+  state.profanity = prefs.get("profanity", "raw");
+  if (!["raw", "masked", "removed"].includes(state.profanity)) state.profanity = "raw";
+  $("profanity").value = state.profanity;
+  $("profanity").addEventListener("change", (e) => setProfanity(e.target.value));
   state.transcribe = prefs.get("transcribe", "1") === "1";
   $("transcribe-me").checked = state.transcribe;
   $("transcribe-me").addEventListener("change", (e) => setTranscribe(e.target.checked));

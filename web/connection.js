@@ -35,7 +35,7 @@ export class RoomConnection {
   }
 
   /** Connects and resolves with the server's answer fields ({participant, room}). */
-  async join({ room, name, speak, listen, micTrack, token }) {
+  async join({ room, name, speak, listen, profanity, micTrack, token }) {
     const pc = new RTCPeerConnection({ iceServers: await iceServers(room, token) });
     this.pc = pc;
     // Order matters: transceiver 0 carries the mic up and the original mix down,
@@ -58,6 +58,7 @@ export class RoomConnection {
       headers: { "Content-Type": "application/json", ...authorization(token) },
       body: JSON.stringify({
         sdp: pc.localDescription.sdp, type: pc.localDescription.type, name, speak, listen,
+        profanity: profanity || "raw",
       }),
     });
     const body = await readJson(response);

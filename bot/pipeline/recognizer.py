@@ -266,6 +266,10 @@ class Recognizer:
                 context = context.partition(" ")[2] or context
         self._context, self._context_language = context.strip(), lang
 
+    def forget_context(self) -> None:
+        """Decode the next utterance without what the speaker said before as its prompt."""
+        self._context, self._context_language = "", None
+
     async def _close_now(self) -> list[Output]:
         out: list[Output] = []
         for closing in self.segmenter.close_now():

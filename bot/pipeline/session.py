@@ -151,6 +151,10 @@ class SpeakerPipeline:
 
     def set_phrases(self, phrases: tuple[Phrase, ...]) -> None:
         """The room's phrase list, from the next decode and translation."""
+        if phrases != self.recognizer.options.phrases:
+            # What was said before was heard without these terms: as the decoder's prompt
+            # its misspellings ("CarbonX" three times) outweigh the listed "Karvonix".
+            self.recognizer.forget_context()
         self.recognizer.options = replace(self.recognizer.options, phrases=phrases)
         self.interpreter.options = replace(self.interpreter.options, phrases=phrases)
 
