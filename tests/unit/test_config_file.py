@@ -179,3 +179,16 @@ def test_allowed_languages_from_the_file_and_the_environment(tmp_path, monkeypat
     path.write_text('[asr]\nallowed = "en"\n')
     with pytest.raises(ConfigError, match="allowed"):
         Config.from_env()
+
+
+def test_phrases_table_is_read_and_checked(tmp_path: Path):
+    from bot.phrases import Phrase
+
+    path = tmp_path / "interpres.toml"
+    path.write_text('[[phrases]]\nterm = "Interpres"\nsay = "in ter press"\nfr = "Interprès"\n\n'
+                    '[[phrases]]\nterm = "Karvonix"\n')
+    assert read(path).phrases == (Phrase("Interpres", {"fr": "Interprès"}, "in ter press"),
+                                  Phrase("Karvonix"))
+    path.write_text('[[phrases]]\nterm = "Karvonix"\nklingon = "x"\n')
+    with pytest.raises(ConfigError, match=r"\[\[phrases\]\] phrase 1: 'klingon'"):
+        read(path)

@@ -217,3 +217,23 @@ def test_room_names_are_parameters_not_sql(store):
     store.add(room, caption("p1-1", True, "en", "hi", 0.0, 1.0))
     assert [c.text for c in store.captions(room, "en")] == ["hi"]
     assert store.delete_room(room) == 1
+
+
+def test_a_rooms_phrase_list_is_kept_beside_its_captions(tmp_path):
+    path = tmp_path / "t.sqlite3"
+    with TranscriptStore(path) as first:
+        assert first.phrases("team") is None
+        first.set_phrases("team", [{"term": "Karvonix", "fr": "Karvonix SA"}])
+        first.set_phrases("team", [{"term": "Interprès"}])
+    with TranscriptStore(path) as again:
+        assert again.phrases("team") == [{"term": "Interprès"}]
+        assert again.phrases("other") is None
+        again.delete_room("team")
+        assert again.phrases("team") is None
+
+
+def test_export_can_rewrite_for_a_reader(store):
+    store.add("r", caption("p1-1", True, "en", "Oh shit.", 0, 1))
+    _, body = store.export("r", "en", "txt", rewrite=lambda text: text.replace("shit", "s***"))
+    assert "s***" in body and "shit" not in body
+    assert "shit" in store.export("r", "en", "txt")[1]
