@@ -27,12 +27,14 @@ def engines() -> Iterable[Engines]:
 def run_pipeline(engines: Engines, audio: np.ndarray, *, language: str | None = None,
                  targets: tuple[str, ...] = (), speech: bool = False,
                  chunk: float = 0.02, allowed: tuple[str, ...] = (),
-                 allowed_strict: bool = True, phrases: tuple = ()) -> list[Event]:
+                 allowed_strict: bool = True, phrases: tuple = (),
+                 profanity: tuple[str, ...] = ("raw",)) -> list[Event]:
     """Feed audio in `chunk`-second pieces as fast as the pipeline takes it; all events."""
     options = PipelineOptions(
         recognizer=RecognizerOptions(language=language, allowed=allowed,
                                      allowed_strict=allowed_strict, phrases=phrases),
-        interpreter=InterpreterOptions(targets=targets, speech=speech, phrases=phrases))
+        interpreter=InterpreterOptions(targets=targets, speech=speech, phrases=phrases,
+                                       profanity=profanity))
 
     async def main() -> list[Event]:
         events: list[Event] = []

@@ -84,3 +84,22 @@ def test_the_name_survives_a_ctranslate2_model(engines, speech, tiny_models: Pat
         assert NAME in french[0].text, french[0].text
     finally:
         router.close()
+
+
+def test_listeners_who_mask_swearing_hear_a_voice_without_it(engines):
+    """One language, two settings: two clips, and the masked one, heard back, lacks the word."""
+    sentence = Voices().piper("Oh shit, the contract is late again.").audio
+    audio = np.concatenate([np.zeros(8000, np.float32), sentence, np.zeros(16000, np.float32)])
+    events = run_pipeline(engines, audio, language="en", targets=("es",), speech=True,
+                          profanity=("masked", "raw"))
+    clips = {e.profanity: e for e in events if isinstance(e, SpeechAudio) and e.lang == "es"}
+    assert set(clips) == {("masked",), ("raw",)}, clips
+    assert "mierda" in clips[("raw",)].text.lower()
+    assert "mierda" not in clips[("masked",)].text.lower()
+
+    def heard(clip: SpeechAudio) -> str:
+        samples = clip.samples[::3].astype(np.float32) / 32768
+        return engines.asr.transcribe(samples, DecodeOptions(language="es", beam_size=5)).text
+
+    assert "mierda" in heard(clips[("raw",)]).lower()
+    assert "mierda" not in heard(clips[("masked",)]).lower()
