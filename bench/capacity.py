@@ -41,11 +41,12 @@ import numpy as np
 
 from bench.room import free_port, start_server
 from bot.audio_io import read_audio
+from bot.client import ClipTrack
+from bot.client import RoomClient as Client
 from bot.metrics import ProcessStats, parse
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.tracks import FRAME, PacedTrack
 from bot.tts.resample import to_int16_48k
-from tests.rtc_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT.parent / "shared" / "audio"
@@ -230,7 +231,8 @@ async def serving(listener_count: int, languages: list[str], room: str,
     if nice:
         clients_yield_cpu()
     url = f"http://127.0.0.1:{port}"
-    listeners = [Client(url, room, f"L{i + 1}", "auto", languages[i % len(languages)])
+    listeners = [Client(url, room, f"L{i + 1}", "auto", languages[i % len(languages)],
+                        mic=ClipTrack())
                  for i in range(listener_count)]
     try:
         for listener in listeners:

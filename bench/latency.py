@@ -43,10 +43,11 @@ import numpy as np
 
 from bench.room import free_port, start_server
 from bot.audio_io import read_audio
+from bot.client import ClipTrack, Received
+from bot.client import RoomClient as Client
 from bot.languages import CHARACTER_SCRIPTS
 from bot.rtc.ice import restrict_host_addresses
 from bot.tts.resample import to_int16_48k
-from tests.rtc_client import Client, ClipTrack, Received
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT.parent / "shared" / "audio"
@@ -177,7 +178,8 @@ async def run_session(url: str, room: str, programs: list[Program],
     """Listeners join and ask for source captions too; then the speakers (speak "auto") join
     and play their programs; returns once every program has played and the room has been
     quiet (no caption, no interpretation speech) for 3 s."""
-    listeners = [Client(url, room, f"Listener-{lang}", lang, lang) for lang in languages]
+    listeners = [Client(url, room, f"Listener-{lang}", lang, lang,
+                        mic=ClipTrack()) for lang in languages]
     for client in listeners:
         await client.join()
     for client in listeners:

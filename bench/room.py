@@ -30,9 +30,10 @@ import numpy as np
 from aiortc import RTCPeerConnection
 
 from bot.audio_io import read_audio
+from bot.client import ClipTrack, record
+from bot.client import RoomClient as Client
 from bot.rtc.ice import restrict_host_addresses
 from bot.tts.resample import to_int16_48k
-from tests.rtc_client import Client, ClipTrack, record
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT.parent / "shared" / "audio" / "es_leopard_test.wav"
@@ -86,7 +87,8 @@ def summary(values: list[float]) -> dict:
 async def one_pass(url: str, room: str, speech: np.ndarray) -> dict[str, list[float]]:
     lead = 1.0
     speaker = Client(url, room, "Ana", "es", "es", mic=ClipTrack(speech, delay=lead))
-    listeners = [Client(url, room, "Bob", "en", "en"), Client(url, room, "Chloé", "fr", "fr")]
+    listeners = [Client(url, room, "Bob", "en", "en", mic=ClipTrack()),
+                 Client(url, room, "Chloé", "fr", "fr", mic=ClipTrack())]
     for client in listeners:
         await client.join()
     await speaker.join()
@@ -133,7 +135,7 @@ async def mix_latency(url: str, room: str, repeats: int = 5) -> list[float]:
     out = []
     for i in range(repeats):
         a = Client(url, f"{room}-mix{i}", "A", "en", "en", mic=ClipTrack(burst(), delay=2.0))
-        b = Client(url, f"{room}-mix{i}", "B", "en", "en")
+        b = Client(url, f"{room}-mix{i}", "B", "en", "en", mic=ClipTrack())
         await b.join()
         await a.join()
         await asyncio.sleep(3.0)
@@ -174,7 +176,8 @@ async def direct_latency(repeats: int = 5) -> list[float]:
 
 async def cpu_per_listener(url: str, pid: int, seconds: float = 15.0) -> dict:
     async def measure(count: int) -> float:
-        clients = [Client(url, f"cpu{count}", f"L{i}", "en", "en") for i in range(count)]
+        clients = [Client(url, f"cpu{count}", f"L{i}", "en", "en", mic=ClipTrack())
+                   for i in range(count)]
         for client in clients:
             await client.join()
         await asyncio.sleep(3.0)

@@ -81,6 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="languages to interpret into from the start, e.g. en,fr "
                             "(participants may ask for more)")
 
+    listen = commands.add_parser(
+        "listen", help="show a room's live captions in this terminal (and play a file into it)",
+        description="Join a room of `interpres serve` as a participant and print its live "
+                    "captions in one language: finals as lines, the sentence being spoken "
+                    "redrawn in place. Ctrl-C leaves.")
+    listen.add_argument("url", help="the server, e.g. http://127.0.0.1:8000, or a whole "
+                                    "invitation link (…/?room=standup#token=…)")
+    listen.add_argument("--room", help="the room (default: the link's ?room=)")
+    listen.add_argument("--lang", default="en", help="captions in this language (default en)")
+    listen.add_argument("--name", default="Terminal", help="the name the others see")
+    listen.add_argument("--token", help="a join token (default: the link's #token=)")
+    listen.add_argument("--speak", type=Path, metavar="FILE",
+                        help="play this audio file into the room as your microphone")
+    listen.add_argument("--speak-lang", default="auto", metavar="LANG",
+                        help="the language of --speak's file (default: detect)")
+    listen.add_argument("--source", action="store_true",
+                        help="also show each speaker's own words")
+    listen.add_argument("--profanity", choices=("raw", "masked", "removed"), default="raw",
+                        help="swear words as said, masked (f***) or removed")
+
     translate = commands.add_parser(
         "translate", help="run the streaming pipeline over an audio file",
         description="Feed an audio file through the live pipeline and write captions "
@@ -133,12 +153,27 @@ def main(argv: list[str] | None = None) -> int:
             return mint_token(args)
         if args.command == "join":
             return join_janus(args)
+        if args.command == "listen":
+            return listen_room(args)
     except (CliError, ConfigError) as error:
         print(f"interpres: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return EXIT_USAGE
+
+
+def listen_room(args: argparse.Namespace) -> int:
+    from bot.client.listen import listen, target
+
+    try:
+        where = target(args.url, args.room, args.token)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if args.speak is not None and not args.speak.is_file():
+        raise CliError(f"--speak: {args.speak} is not a file")
+    return asyncio.run(listen(where, args.lang, args.name, args.speak, args.speak_lang,
+                              args.source, args.profanity))
 
 
 def join_janus(args: argparse.Namespace) -> int:
