@@ -3,7 +3,7 @@
     python -m bench.material OUT_DIR [--quick] [--seed N]
     python -m bench.accuracy --manifest OUT_DIR/manifest.tsv
 
-Joins the shared human clips (../shared/audio, found as tests/clips.py finds them) with
+Joins the shared human clips (../shared/audio, found as bench/clips.py finds them) with
 sentences synthesised by the embedded Piper English voice and by espeak-ng, separated by
 seeded random pauses, into 16 kHz mono WAV files:
 
@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from bench.clips import AUDIO_DIR
 from bot.audio_io import read_audio, write_wav
 from bot.models.embedded import piper_voice_files
 from bot.tts.espeak import EspeakVoice
-from tests.clips import AUDIO_DIR
 
 RATE = 16000
 SHORT_PAUSE, LONG_PAUSE = (0.25, 0.5), (1.5, 3.0)

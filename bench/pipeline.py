@@ -25,6 +25,7 @@ from pathlib import Path
 
 from faster_whisper import WhisperModel
 
+from bench.clips import normalise, word_error_rate
 from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import read_audio
 from bot.config import Config
@@ -35,7 +36,6 @@ from bot.pipeline.engines import Engines
 from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
-from tests.clips import normalise, word_error_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("en", "es", "fr")

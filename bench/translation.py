@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         config_path = args.config
         if config_path is None:
-            from tests.tiny_models import build_all
+            from bench.tiny_models import build_all
 
             print("building the tiny test models…", file=sys.stderr)
             config_path = build_all(Path(scratch), say=lambda m: print(m, file=sys.stderr))

@@ -64,14 +64,15 @@ class FileSettings:
     translation: tuple[TranslationModel, ...] = ()
     piper_dir: Path | None = None
     coqui: tuple[CoquiVoiceModel, ...] = ()
-    # [janus]: url, room, pin, api_secret, token, to (what `interpres join janus` defaults to)
+    # [janus]: url, room, pin, api_secret, token, to (what `interpres join janus` defaults to),
+    # leave_after (seconds a bot `interpres serve` started stays in a room nobody is in)
     janus: dict[str, Any] = field(default_factory=dict)
     # [[phrases]]: the phrase list every room starts with (term, say, renderings per language)
     phrases: tuple[Phrase, ...] = ()
 
 
 _TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases"}
-_JANUS = {"url", "room", "pin", "api_secret", "token", "to"}
+_JANUS = {"url", "room", "pin", "api_secret", "token", "to", "leave_after"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
@@ -122,6 +123,11 @@ def read(path: str | Path) -> FileSettings:
         janus_settings["room"] = room
     if "to" in janus.data:
         janus_settings["to"] = janus.language_list("to")
+    if "leave_after" in janus.data:
+        delay = janus.data["leave_after"]
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay <= 0:
+            raise janus.error("leave_after", f"is {delay!r}; use seconds, e.g. 180")
+        janus_settings["leave_after"] = float(delay)
     try:
         phrases = parse_phrases([table.data for table in here.tables("phrases")])
     except PhraseError as problem:

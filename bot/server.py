@@ -33,6 +33,8 @@ from bot import metrics as prometheus
 from bot.auth import AuthError, Grant, TokenAuthority, bearer
 from bot.config import Config
 from bot.events import Notice
+from bot.janus.bots import LEAVE_AFTER, BotFailed, JanusBots
+from bot.janus.room import JanusOptions
 from bot.limits import RateLimiter
 from bot.phrases import Phrase, PhraseError, parse_phrases, to_json
 from bot.pipeline.engines import Engines
@@ -95,6 +97,8 @@ class State:
         # the transcripts (and survive a restart when those are on disk).
         self.phrases: dict[str, tuple[Phrase, ...]] = {}
         self.phrase_edits = RateLimiter(PHRASE_EDITS_PER_MINUTE)
+        # Interpreter bots in Janus rooms, started on a page's request (a Janus URL set).
+        self.janus_bots: JanusBots | None = None
 
     def room_phrases(self, room: str) -> tuple[Phrase, ...]:
         """A room's phrase list: its own once someone set one, else the configured one."""
@@ -129,6 +133,14 @@ class State:
         heard = set(self.listen)
         self.speak = sorted(lang for lang in languages.NAMES
                             if lang in heard or heard & set(router.reachable(lang)))
+        janus = self.config.janus
+        if janus.get("url"):
+            template = JanusOptions(
+                url=janus["url"], room=0, api_secret=janus.get("api_secret") or None,
+                token=janus.get("token") or None, allowed=self.config.asr_allowed,
+                turn=self.config.turn, phrases=self.config.phrases)
+            self.janus_bots = JanusBots(template, engines,
+                                        float(janus.get("leave_after", LEAVE_AFTER)))
         self.ready.set()
 
 
@@ -212,7 +224,8 @@ async def index(request: Request) -> Response:
 
 
 async def janus_page(request: Request) -> Response:
-    return FileResponse(WEB / "janus.html")
+    """The same meeting page; at /janus it joins a Janus VideoRoom (video) instead."""
+    return FileResponse(WEB / "index.html")
 
 
 # Janus's browser library and the WebRTC adapter it needs, from Debian's packages
@@ -239,6 +252,43 @@ async def api_janus(request: Request) -> Response:
                          "room": janus.get("room"),
                          "iceServers": ice_servers(state.config.turn, "guest")},
                         headers={"Cache-Control": "no-store"})
+
+
+async def janus_interpreter(request: Request) -> Response:
+    """A page in Janus room N wants `lang`: put the interpreter in that room (or add the
+    language). Gated like a join: draining, per-address rate, origin, token for room "N"."""
+    state: State = request.app.state.interpres
+    raw_room = request.path_params["room"]
+    if not raw_room.isdigit() or not 0 < int(raw_room) < 2**53:
+        return error(400, "a Janus room is a positive number")
+    room = int(raw_room)
+    try:
+        admit(request, state, raw_room)
+        try:
+            body = await read_json(request)
+        except ValueError as problem:
+            status, message = problem.args[0]
+            raise Refused(status, "body", message) from None
+        if not isinstance(body, dict) or body.get("lang") not in state.listen:
+            raise Refused(400, "body", f"lang must be one of {', '.join(state.listen)}")
+        pin = body.get("pin")
+        if pin is not None and (not isinstance(pin, str) or len(pin) > 128):
+            raise Refused(400, "body", "pin must be a string")
+        if not state.ready.is_set() or state.engines is None:
+            raise Refused(503, "loading", "models are still loading", **{"Retry-After": "5"})
+        if state.janus_bots is None:
+            raise Refused(404, "janus", "this server has no Janus configured ([janus] url in "
+                                        "interpres.toml, or INTERPRES_JANUS_URL)")
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
+    try:
+        started = await state.janus_bots.ensure(room, body["lang"], pin or None)
+    except BotFailed as failure:
+        state.metrics.refuse("janus")
+        return error(failure.status, str(failure))
+    return JSONResponse({"room": room, "lang": body["lang"], "started": started,
+                         **state.janus_bots.status().get(room, {})})
 
 
 async def healthz(request: Request) -> Response:
@@ -551,6 +601,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             if purger is not None:
                 purger.cancel()
             ticker.cancel()
+            if state.janus_bots is not None:
+                await state.janus_bots.close()
             await state.rooms.close()
             if loader is not None:
                 loaded = await loader if not loader.cancelled() else None
@@ -565,6 +617,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/janus", janus_page),
             Route("/vendor/{name}", vendor),
             Route("/api/janus", api_janus),
+            Route("/api/janus/rooms/{room}/interpreter", janus_interpreter, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -64,8 +64,8 @@ def loopback_config() -> Config:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
-    """The test-built neural models and their interpres.toml (tests/tiny_models.py), ~30 s."""
-    from tests.tiny_models import build_all
+    """The test-built neural models and their interpres.toml (bench/tiny_models.py), ~30 s."""
+    from bench.tiny_models import build_all
 
     out = tmp_path_factory.mktemp("tiny-models")
     return build_all(out, say=lambda message: None)

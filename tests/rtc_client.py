@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
+from bench.clips import clip
 from bot.audio_io import read_audio
 from bot.client import ClipTrack, Received, RoomClient, record
 from bot.tts.resample import to_int16_48k
-from tests.clips import clip
 
 __all__ = ["Client", "ClipTrack", "Received", "energy_after", "final_caption", "post_json",
            "record", "voice", "wait_open"]

@@ -1,12 +1,17 @@
 // Interpres page: the landing form, then the room (captions, people, sound, languages).
 
 import { audioContext, openMicrophone, LevelMeter, Mixer } from "./audio.js";
-import { applyCaption, CaptionView } from "./captions.js";
+import { applyCaption, CaptionView, primaryCaption } from "./captions.js";
 import { authorization, RoomConnection } from "./connection.js";
+import { JanusConnection, janusSettings } from "./janus-connection.js";
 import { PeopleView } from "./people.js";
 import { PhrasesView } from "./phrases.js";
+import { VideoGrid } from "./video-grid.js";
 
 const $ = (id) => document.getElementById(id);
+// The same page joins the built-in room (/) or a meeting on Janus (/janus): one transport
+// module each (connection.js, janus-connection.js), everything else shared.
+const JANUS = location.pathname.replace(/\/+$/, "") === "/janus";
 
 const FONT_SIZES = { min: 14, max: 48, step: 2, initial: 22 };
 const SPEECH_STUCK_MS = 30000;
@@ -24,6 +29,7 @@ const state = {
 
 const session = {
   connection: null, mixer: null, mic: null, micMeter: null, speech: new Map(), invitation: null,
+  camera: null, interpretationMeter: null,
 };
 let languages = { speak: [], listen: [] };
 
@@ -35,6 +41,8 @@ const peopleView = new PeopleView({
   languageName,
 });
 
+const videoGrid = new VideoGrid({ container: $("video-grid"), state });
+
 const phrasesView = new PhrasesView({
   list: $("phrases"), form: $("phrase-form"), input: $("phrase-term"), say: $("phrase-say"),
   error: $("phrase-error"), count: $("phrases-count"), state,
@@ -42,6 +50,7 @@ const phrasesView = new PhrasesView({
 
 window.interpres = {
   get pc() { return session.connection ? session.connection.pc : null; },
+  get connection() { return session.connection; },
   state,
   get gains() { return session.mixer ? session.mixer.gains() : {}; },
 };
@@ -178,7 +187,10 @@ function stopMicTest() {
 function readLandingForm() {
   const room = $("room").value.trim().replace(/\s+/g, "-");
   const name = $("name").value.trim();
-  if (!room) return { error: "Choose a room name.", field: "room" };
+  if (!room) return { error: JANUS ? "Give the room's number." : "Choose a room name.", field: "room" };
+  if (JANUS && !/^[0-9]+$/.test(room)) {
+    return { error: "A meeting room on Janus is a number, such as 1234.", field: "room" };
+  }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(room)) {
     return { error: "Room names may use letters, digits, dots, dashes and underscores.", field: "room" };
   }
@@ -265,14 +277,19 @@ async function join(event) {
   try {
     const stream = listenOnly() ? null : await ensureMicrophone();
     stopMicTest();
-    const connection = new RoomConnection({
+    const handlers = {
       onMessage: handleMessage, onState: setConnectionState, onRtt: setRtt, onOpen: announcePreferences,
-    });
+      onMedia: onJanusMedia,
+    };
+    const connection = JANUS ? new JanusConnection(handlers) : new RoomConnection(handlers);
     session.connection = connection;
+    // Janus hands over media while joining: the mixer must be there first.
+    session.mixer = new Mixer($("audio-sinks"));
+    const camTrack = JANUS && $("camera-on").checked ? await ensureCamera() : null;
     const answer = await connection.join({
       room: form.room, name: form.name, speak: form.speak, listen: form.listen,
       profanity: state.profanity, micTrack: stream ? stream.getAudioTracks()[0] : null,
-      token: session.invitation ? session.invitation.token : null,
+      camTrack, pin: $("pin").value, token: session.invitation ? session.invitation.token : null,
     });
     state.participant = answer.participant || null;
     state.room = answer.room || form.room;
@@ -287,12 +304,21 @@ async function join(event) {
 }
 
 function enterRoom(stream) {
-  const mixer = new Mixer($("audio-sinks"));
-  const tracks = session.connection.remoteTracks();
-  mixer.attach("original", tracks.original);
-  mixer.attach("interpretation", tracks.interpretation);
+  const mixer = session.mixer;
+  if (!JANUS) {
+    const tracks = session.connection.remoteTracks();
+    mixer.attach("original", tracks.original);
+    mixer.attach("interpretation", tracks.interpretation);
+  }
   mixer.setBalance(Number($("balance").value) / 100);
-  session.mixer = mixer;
+  $("video-grid").hidden = !JANUS;
+  $("camera").hidden = !JANUS;
+  $("toggle-captions").hidden = !JANUS;
+  if (JANUS) {
+    videoGrid.setPeople(state.participants);
+    videoGrid.setVideo(state.participant, session.camera ? session.camera.getVideoTracks()[0] : null);
+    showCameraState();
+  }
   if (stream) {
     session.micMeter = new LevelMeter(stream, (level) => {
       $("mic-level").style.setProperty("--level", level.toFixed(3));
@@ -323,6 +349,10 @@ function enterRoom(stream) {
 function teardown({ keepMic }) {
   if (session.connection) session.connection.close();
   session.connection = null;
+  if (session.interpretationMeter) session.interpretationMeter.stop();
+  session.interpretationMeter = null;
+  videoGrid.clear();
+  if (!keepMic) stopCamera();
   if (session.mixer) session.mixer.close();
   session.mixer = null;
   if (session.micMeter) session.micMeter.stop();
@@ -380,17 +410,25 @@ function handleMessage(message) {
       if (segment) {
         state.lastCaptionAt = Date.now();
         captionView.update(segment);
+        const entry = state.captions[segment];
+        if (JANUS) videoGrid.showCaption(entry.speaker.id, primaryCaption(entry, state.listen));
       }
       break;
     }
     case "participants":
-      if (Array.isArray(message.participants)) peopleView.setParticipants(message.participants);
+      if (Array.isArray(message.participants)) {
+        peopleView.setParticipants(message.participants);
+        if (JANUS) videoGrid.setPeople(state.participants);
+      }
       break;
     case "phrases":
       phrasesView.set(message.phrases);
       break;
     case "activity":
-      if (message.id != null) peopleView.setSpeaking(message.id, message.speaking);
+      if (message.id != null) {
+        peopleView.setSpeaking(message.id, message.speaking);
+        videoGrid.setSpeaking(String(message.id), message.speaking);
+      }
       break;
     case "speech":
       if (message.lang === state.listen) trackSpeech(message.segment || "", message.state === "start");
@@ -409,6 +447,109 @@ function handleMessage(message) {
     default:
       break; // "stats" and future types are welcome to arrive and be ignored.
   }
+}
+
+// --- a meeting on Janus: everyone's media, the camera -------------------------------
+
+/** Janus handed over (track) or took back (null) a person's audio or video, or the
+ * interpretation in our language. */
+function onJanusMedia(id, kind, track) {
+  const mixer = session.mixer;
+  if (id === "interpretation") {
+    if (session.interpretationMeter) session.interpretationMeter.stop();
+    session.interpretationMeter = null;
+    if (!mixer) return;
+    if (!track) {
+      mixer.detach("interpretation");
+      mixer.setDucked(false);
+      return;
+    }
+    mixer.attach("interpretation", track);
+    // No "speech" messages on Janus: duck the originals while the interpreter is heard.
+    let quietSince = 0;
+    session.interpretationMeter = new LevelMeter(new MediaStream([track]), (level) => {
+      if (level > 0.25) {
+        quietSince = 0;
+        mixer.setDucked(true);
+      } else if (!quietSince) {
+        quietSince = performance.now();
+      } else if (performance.now() - quietSince > 600) {
+        mixer.setDucked(false);
+      }
+    });
+    return;
+  }
+  if (kind === "video") {
+    videoGrid.setVideo(id, track);
+  } else if (kind === "audio" && mixer) {
+    if (track) mixer.attach(`orig-${id}`, track);
+    else mixer.detach(`orig-${id}`);
+  }
+}
+
+async function ensureCamera() {
+  if (session.camera && session.camera.getVideoTracks().some((t) => t.readyState === "live")) {
+    return session.camera.getVideoTracks()[0];
+  }
+  // ?video=small asks for a small, slow picture (tests run three browsers on two cores).
+  const small = new URLSearchParams(location.search).get("video") === "small";
+  const constraints = small ? { width: 160, height: 120, frameRate: 5 }
+    : { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } };
+  try {
+    session.camera = await navigator.mediaDevices.getUserMedia({ video: constraints });
+  } catch (err) {
+    throw new Error(`The camera is not available (${err.message}). Turn it off to join without it.`);
+  }
+  return session.camera.getVideoTracks()[0];
+}
+
+function stopCamera() {
+  if (session.camera) for (const track of session.camera.getTracks()) track.stop();
+  session.camera = null;
+  $("camera-preview").srcObject = null;
+  $("camera-preview").hidden = true;
+}
+
+async function previewCamera(on) {
+  prefs.set("camera", on ? "1" : "0");
+  if (!on) {
+    stopCamera();
+    $("camera-hint").textContent = "Off: the others see your initials.";
+    return;
+  }
+  try {
+    const track = await ensureCamera();
+    $("camera-preview").srcObject = new MediaStream([track]);
+    $("camera-preview").hidden = false;
+    $("camera-hint").textContent = "This is what the others will see.";
+  } catch (err) {
+    $("camera-on").checked = false;
+    showLandingError(err.message);
+  }
+}
+
+async function toggleCamera() {
+  const on = !session.camera;
+  try {
+    if (on) {
+      const track = await ensureCamera();
+      await session.connection.setCamera(track);
+      videoGrid.setVideo(state.participant, track);
+    } else {
+      await session.connection.setCamera(null);
+      stopCamera();
+      videoGrid.setVideo(state.participant, null);
+    }
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  showCameraState();
+}
+
+function showCameraState() {
+  const on = Boolean(session.camera);
+  $("camera").setAttribute("aria-pressed", String(on));
+  $("camera").textContent = on ? "Camera off" : "Camera on";
 }
 
 /** Duck the original while any interpretation segment in our language is being spoken. */
@@ -560,6 +701,35 @@ function toast(text, level = "info") {
 
 // --- wiring ------------------------------------------------------------------------
 
+/** The landing form and room for a meeting on Janus: a room number, its PIN, a camera. */
+function setUpJanusPage(params) {
+  document.body.classList.add("transport-janus");
+  document.title = "Interpres · video meeting";
+  $("pin-field").hidden = false;
+  $("camera-check").hidden = false;
+  const room = $("room");
+  room.inputMode = "numeric";
+  room.pattern = "[0-9]+";
+  room.placeholder = "e.g. 1234";
+  if (!params.get("room")) room.value = "";
+  janusSettings().then((settings) => {
+    if (!room.value && settings.room) room.value = String(settings.room);
+    if (!settings.server) {
+      showLandingError("This server has no Janus configured: set [janus] url in interpres.toml "
+        + "(or INTERPRES_JANUS_URL), or open the page with ?janus=http://HOST:8088/janus.");
+    }
+  }).catch(() => {});
+  $("camera-on").checked = prefs.get("camera", "1") === "1";
+  if ($("camera-on").checked) previewCamera(true);
+  $("camera-on").addEventListener("change", (e) => previewCamera(e.target.checked));
+  $("camera").addEventListener("click", toggleCamera);
+  $("toggle-captions").addEventListener("click", () => {
+    const hidden = $("room-view").classList.toggle("captions-hidden");
+    $("toggle-captions").setAttribute("aria-expanded", String(!hidden));
+    $("toggle-captions").textContent = hidden ? "Show captions" : "Hide captions";
+  });
+}
+
 function init() {
   const params = new URLSearchParams(location.search);
   $("room").value = params.get("room") || readableRoomName();
@@ -570,6 +740,7 @@ function init() {
     $(`download-${format}`).addEventListener("click", downloadTranscript);
   }
   $("join-form").addEventListener("submit", join);
+  if (JANUS) setUpJanusPage(params);
   $("mic-test").addEventListener("click", toggleMicTest);
 
   $("room-listen").addEventListener("change", (e) => setListen(e.target.value));

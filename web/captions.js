@@ -46,7 +46,7 @@ export function applyCaption(state, msg) {
 }
 
 /** The caption to show large: the listen language, else the latest translation, else the source. */
-function primaryCaption(entry, listen) {
+export function primaryCaption(entry, listen) {
   return entry.langs[listen] || entry.langs[entry.latest_target] ||
     entry.langs[entry.source_lang] || entry.langs[entry.latest_lang];
 }

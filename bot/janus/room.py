@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
-from bot.events import Caption, Event, Speaker, SpeechAudio
+from bot.events import Activity, Caption, Event, Speaker, SpeechAudio
 from bot.janus.api import JanusError, JanusSession, JanusUnreachable
 from bot.janus.peers import (
     Access,
@@ -96,6 +96,9 @@ class JanusRoom:
         self.subscriber: Subscriber | None = None
         self.asked: dict[str, float] = {}  # language -> when someone last asked for it
         self.joined = asyncio.Event()  # set on every successful (re)join
+        # The room's other publishers (people), and since when there has been none.
+        self.people: set[int] = set()
+        self.alone_since: float | None = time.monotonic()
         self.joins = 0
         self._clock = wall_clock()
         self._own_feeds: set[int] = set()
@@ -157,7 +160,10 @@ class JanusRoom:
                                      self._on_gone, self._on_data)
         for lang in self._languages():
             await self._publish(lang)
-        await self.subscriber.subscribe(self._others(publishers))
+        others = self._others(publishers)
+        self.people.clear()  # a rejoin starts from Janus's list, not the one before
+        self._seen({int(p["id"]) for p in others}, set())
+        await self.subscriber.subscribe(others)
         self.joins += 1
         self.joined.set()
         log.info("janus: in room %s (join %d): publishing %s, %d other publisher(s)",
@@ -244,12 +250,8 @@ class JanusRoom:
         if not isinstance(message, dict) or message.get("type") != "listen":
             return
         lang = message.get("lang")
-        if not isinstance(lang, str) or not self._can_serve(lang):
-            return
-        self.asked[lang] = time.monotonic()
-        if lang not in self.feeds:
-            log.info("janus: a participant asked for %s", lang)
-            self._spawn(self._publish_quietly(lang))
+        if isinstance(lang, str):
+            self.ask(lang)
 
     def _can_serve(self, lang: str) -> bool:
         voices = self.engines.voices
@@ -281,10 +283,32 @@ class JanusRoom:
         publishers = self._others(data.get("publishers", []))
         if publishers and self.subscriber is not None:
             self._spawn(self._subscribe(publishers))
+        left: set[int] = set()
         for key in ("unpublished", "leaving"):
             gone = data.get(key)
             if isinstance(gone, int) and gone not in self._own_feeds:
+                left.add(gone)
                 self._spawn(self._forget(gone))
+        self._seen({int(p["id"]) for p in publishers}, left)
+
+    def _seen(self, came: set[int], left: set[int]) -> None:
+        self.people = (self.people | came) - left
+        if self.people:
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = time.monotonic()
+
+    def ask(self, lang: str) -> bool:
+        """Someone wants `lang` (the page's request through the server, or a `listen` data
+        message): publish its interpreter feed if there is none. False if no engine or
+        voice serves it."""
+        if not self._can_serve(lang):
+            return False
+        self.asked[lang] = time.monotonic()
+        if lang not in self.feeds and self.session is not None:
+            log.info("janus: a participant asked for %s", lang)
+            self._spawn(self._publish_quietly(lang))
+        return True
 
     async def _subscribe(self, publishers: list[dict[str, Any]]) -> None:
         if self.subscriber is None:
@@ -357,12 +381,17 @@ class JanusRoom:
     async def _speak(self, talker: Talker) -> None:
         async for event in talker.pipeline.events():
             try:
-                self._dispatch(event)
+                self._dispatch(event, talker)
             except Exception:  # one bad event must not stop this speaker's captions
                 log.exception("janus: dispatch failed")
 
-    def _dispatch(self, event: Event) -> None:
-        if isinstance(event, Caption):
+    def _dispatch(self, event: Event, talker: Talker | None = None) -> None:
+        if isinstance(event, Activity) and talker is not None:
+            # Every page highlights who speaks: on every language's captions channel.
+            message = {"type": "activity", "id": f"f{talker.feed}", "speaking": event.speaking}
+            for feed in self.feeds.values():
+                feed.send(message)
+        elif isinstance(event, Caption):
             feed = self.feeds.get(event.lang)
             if feed is not None:
                 feed.send(event.to_wire())

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.clips import clip
 from bot.audio_io import write_wav
 from bot.server import create_app
-from tests.clips import clip
 from tests.conftest import loopback_config
 from tests.server_runner import running_server
 

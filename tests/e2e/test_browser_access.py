@@ -16,10 +16,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bench.clips import clip
 from bot.audio_io import write_wav
 from bot.auth import TokenAuthority
 from bot.server import create_app
-from tests.clips import clip
 from tests.conftest import loopback_config
 from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS
 from tests.server_runner import running_server

@@ -1,6 +1,7 @@
-"""web/janus.html in two real Chromium pages on a real Janus: Ana speaks Spanish (her fake
-microphone plays a clip), Bob listens in English: the bot's English captions on his page and
-the English interpreter feed playing. Screenshots land in out/screenshots/."""
+"""A video meeting on a real Janus with three real Chromium pages (fake camera and
+microphone): Ana speaks Spanish and reads Spanish, Bob reads and hears English, Carla joins
+late in French. Nobody runs a command: the pages ask the server, which puts its interpreter
+in the room, and takes it out once everybody has left. Screenshots in out/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,97 +13,174 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.clips import clip
 from bot.audio_io import write_wav
-from bot.janus.room import JanusOptions, JanusRoom
 from bot.server import create_app
-from tests.clips import clip
 from tests.conftest import loopback_config
-from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS, audio_energy_script, wait_for_energy
+from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS
 from tests.janus_net import API_SECRET, HOST_IP, Janus
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
 ROOM = 1234
+LEAVE_AFTER = 5.0
 
-INTERPRETATION_ENERGY = audio_energy_script(
-    "window.interpresJanus.interpretation && "
-    "window.interpresJanus.interpretation.webrtcStuff.pc")
+# Statistics of what a page receives, through the page's own objects.
+MEDIA_STATS = """async () => {
+  const c = window.interpres.connection;
+  const stats = async (handle) => {
+    const pc = handle && handle.webrtcStuff && handle.webrtcStuff.pc;
+    const out = { frames: 0, energy: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      if (s.kind === "video") out.frames += s.framesDecoded || 0;
+      if (s.kind === "audio") out.energy += s.totalAudioEnergy || 0;
+    });
+    return out;
+  };
+  const people = await stats(c && c.subscriber);
+  const interpreter = await stats(c && c.interpreter);
+  const widths = {};
+  for (const tile of document.querySelectorAll("#video-grid .tile")) {
+    widths[tile.dataset.person] = tile.querySelector("video").videoWidth;
+  }
+  return { frames: people.frames, interpretation: interpreter.energy, widths };
+}"""
 
 
-async def join(page, url: str, janus: Janus, name: str, listen: str) -> None:
-    await page.goto(f"{url}/janus?janus={janus.url}&apisecret={API_SECRET}&room={ROOM}")
+async def join(page, url: str, janus: Janus, name: str, listen: str) -> float:
+    """Fill the landing form of /janus and join; returns when the page asked for `listen`."""
+    await page.goto(f"{url}/janus?room={ROOM}&video=small&janus={janus.url}"
+                    f"&apisecret={API_SECRET}")
     await page.fill("#name", name)
     await page.wait_for_function("document.querySelectorAll('#listen option').length > 1")
     await page.select_option("#listen", listen)
+    await page.wait_for_selector("#camera-preview:not([hidden])", timeout=10000)
+    asked = time.monotonic()
     await page.click("#join")
-    await page.wait_for_selector("#status[data-state=connected]", timeout=15000)
+    await page.wait_for_selector("#room-view:not([hidden])", timeout=30000)
+    await page.wait_for_selector("#status[data-state=connected]", timeout=20000)
+    return asked
 
 
-def test_spanish_speaker_english_listener_on_janus(janus: Janus, engines,
-                                                   tmp_path: Path) -> None:
+async def tile_of(page, name: str) -> str:
+    """The person id of `name`'s tile on `page`."""
+    handle = page.locator("#video-grid .tile", has_text=name).first
+    await handle.wait_for(timeout=20000)
+    return await handle.get_attribute("data-person")
+
+
+async def sees_video(page, person: str, seconds: float = 30) -> tuple[int, int]:
+    """Until `person`'s tile plays video (videoWidth > 0) and frames keep being decoded."""
+    deadline = time.monotonic() + seconds
+    while True:
+        first = await page.evaluate(MEDIA_STATS)
+        if first["widths"].get(person, 0) > 0 and first["frames"] > 0:
+            await asyncio.sleep(2)
+            second = await page.evaluate(MEDIA_STATS)
+            if second["frames"] > first["frames"]:
+                return first["widths"][person], second["frames"] - first["frames"]
+        assert time.monotonic() < deadline, f"no video of {person}: {first}"
+        await asyncio.sleep(0.5)
+
+
+async def caption_on_tile(page, person: str, lang: str, seconds: float) -> str:
+    """The tile of `person` shows a caption, and the captions panel a final in `lang`."""
+    await page.locator(f"#captions .caption[data-final=true][data-lang={lang}]").first.wait_for(
+        timeout=seconds * 1000)
+    tile = page.locator(f"#video-grid .tile[data-person='{person}'] .tile-caption")
+    deadline = time.monotonic() + seconds
+    while not (text := (await tile.inner_text()).strip()):
+        assert time.monotonic() < deadline, f"no caption on {person}'s tile"
+        await asyncio.sleep(0.3)
+    return text
+
+
+async def interpretation_energy(page, seconds: float) -> float:
+    deadline = time.monotonic() + seconds
+    energy = 0.0
+    while energy <= 0.001 and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        energy = (await page.evaluate(MEDIA_STATS))["interpretation"]
+    return energy
+
+
+def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, engines,
+                                                                 tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     silence = tmp_path / "silence.wav"
     write_wav(silence, np.zeros(48000 * 2, np.int16), 48000)
     spanish = clip("es_leopard").path
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # The app restricts ICE addresses process-wide: keep the bot's on the veth to Janus.
+    config = replace(loopback_config(), ice_addresses=(HOST_IP,), janus={
+        "url": janus.url, "api_secret": API_SECRET, "leave_after": LEAVE_AFTER})
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        bot = JanusRoom(JanusOptions(url=janus.url, room=ROOM, api_secret=API_SECRET,
-                                     targets=("en",)), engines)
-        running = asyncio.create_task(bot.run(stop))
-        # The app restricts ICE addresses process-wide: keep the bot's on the veth.
-        app = create_app(replace(loopback_config(), ice_addresses=(HOST_IP,)), engines=engines)
-        try:
-            async with running_server(app) as url, async_playwright() as playwright:
-                await asyncio.wait_for(bot.joined.wait(), 20)
-                launch = playwright.chromium.launch
-                bob_browser = await launch(executable_path=CHROMIUM, args=[
-                    *FLAGS, f"--use-file-for-fake-audio-capture={silence}"])
-                ana_browser = await launch(executable_path=CHROMIUM, args=[
-                    *FLAGS, f"--use-file-for-fake-audio-capture={spanish}"])
-                bob = await (await bob_browser.new_context(
-                    viewport={"width": 1280, "height": 800})).new_page()
-                ana = await (await ana_browser.new_context(
-                    viewport={"width": 390, "height": 844})).new_page()
-                errors: list[str] = []
-                console: list[str] = []
-                for page in (bob, ana):
-                    page.on("pageerror", lambda error: errors.append(str(error)))
-                    page.on("console", lambda message: console.append(message.text))
-                await join(bob, url, janus, "Bob", "en")
-                await join(ana, url, janus, "Ana", "")
-                started = time.monotonic()
-                english = bob.locator("#captions .caption[data-lang=en][data-final=true]")
-                try:
-                    await english.first.wait_for(timeout=30000)
-                except Exception:
-                    await bob.screenshot(path=str(SHOTS / "janus-bob-failed.png"))
-                    summary = await bob.evaluate("""() => { const s = window.interpresJanus;
-                      return {pubs: [...s.publishers.values()].map(p => [p.id, p.display,
-                        JSON.stringify(p.streams)]), interp: !!s.interpretation,
-                        feed: s.interpreterFeed, listen: s.listen, me: s.myId}; }""")
-                    raise AssertionError(f"no English caption; page {summary}; bot feeds "
-                                         f"{list(bot.feeds)} talkers "
-                                         f"{[t.name for t in bot.talkers.values()]}; "
-                                         f"console {console[-5:]}") from None
-                caption_after = time.monotonic() - started
-                energy = await wait_for_energy(bob, INTERPRETATION_ENERGY, 20)
-                await bob.screenshot(path=str(SHOTS / "janus-bob-1280x800.png"))
-                await ana.screenshot(path=str(SHOTS / "janus-ana-390x844.png"))
-                texts = await bob.locator("#captions .caption").all_inner_texts()
-                people = await bob.locator("#people li").all_inner_texts()
-                await ana_browser.close()
-                await bob_browser.close()
-        finally:
-            stop.set()
-            await running
-        print(f"\nfirst final English caption {caption_after:.1f} s after Ana joined; "
-              f"interpretation energy {energy:.4f}; captions {texts[:3]}")
-        assert any("Ana" in t for t in texts), texts  # the speaker's name on the caption
-        assert energy > 0.001, "no speech energy on Bob's interpreter feed"
-        assert "Ana" in people
-        assert not errors, errors
+    async def main() -> dict:
+        figures: dict = {}
+        app = create_app(config, engines=engines)
+        bots = None
+        async with running_server(app) as url, async_playwright() as playwright:
+            bots = app.state.interpres.janus_bots
+            browsers, pages = [], {}
+            errors: list[str] = []
+            for name, audio, size in [("Ana", spanish, (390, 844)), ("Bob", silence, (1280, 800)),
+                                      ("Carla", silence, (390, 844))]:
+                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                    *FLAGS, f"--use-file-for-fake-audio-capture={audio}"])
+                browsers.append(browser)
+                context = await browser.new_context(
+                    viewport={"width": size[0], "height": size[1]})
+                page = await context.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                pages[name] = page
+            ana, bob, carla = pages["Ana"], pages["Bob"], pages["Carla"]
+            assert not bots.bots, "no interpreter before anyone asks"
+            await join(ana, url, janus, "Ana", "es")
+            asked = await join(bob, url, janus, "Bob", "en")
+            ana_on_bob = await tile_of(bob, "Ana")
+            figures["bob_sees_ana"] = await sees_video(bob, ana_on_bob)
+            english = await caption_on_tile(bob, ana_on_bob, "en", 60)
+            figures["first_english_final_s"] = round(time.monotonic() - asked, 1)
+            figures["english_energy"] = await interpretation_energy(bob, 30)
+            figures["english_on_tile"] = english
+            # Carla comes late and reads French.
+            asked = await join(carla, url, janus, "Carla", "fr")
+            ana_on_carla = await tile_of(carla, "Ana")
+            figures["carla_sees_ana"] = await sees_video(carla, ana_on_carla)
+            figures["carla_sees_bob"] = await sees_video(carla, await tile_of(carla, "Bob"))
+            french = await caption_on_tile(carla, ana_on_carla, "fr", 60)
+            figures["first_french_final_s"] = round(time.monotonic() - asked, 1)
+            figures["french_energy"] = await interpretation_energy(carla, 30)
+            figures["ana_sees_carla"] = await sees_video(ana, await tile_of(ana, "Carla"))
+            spanish_text = await caption_on_tile(ana, await tile_of(ana, "Ana"), "es", 30)
+            # The interpreter is nobody's tile and not in the people list.
+            for page in pages.values():
+                people = " ".join(await page.locator("#participants li").all_inner_texts())
+                tiles = " ".join(await page.locator("#video-grid .tile-name").all_inner_texts())
+                assert "Interpre" not in people + tiles, people + tiles
+            bob_finals = await bob.locator("#captions .caption[data-lang=en]").all_inner_texts()
+            carla_finals = await carla.locator(
+                "#captions .caption[data-lang=fr]").all_inner_texts()
+            await bob.screenshot(path=str(SHOTS / "meeting-bob-1280x800.png"))
+            await carla.screenshot(path=str(SHOTS / "meeting-carla-390x844.png"))
+            await ana.screenshot(path=str(SHOTS / "meeting-ana-390x844.png"))
+            figures["bot"] = bots.status()
+            for browser in browsers:
+                await browser.close()
+            left = time.monotonic()
+            while bots.bots:
+                assert time.monotonic() - left < LEAVE_AFTER + 20, "the interpreter stayed"
+                await asyncio.sleep(0.2)
+            figures["bot_left_after_s"] = round(time.monotonic() - left, 1)
+            assert not errors, errors
+        print("\n", figures, "\n", bob_finals[:2], carla_finals[:2], spanish_text)
+        assert "Ana" in " ".join(bob_finals) and "Ana" in " ".join(carla_finals)
+        assert figures["english_energy"] > 0.001 and figures["french_energy"] > 0.001
+        assert any(w in english.lower() for w in ("sand", "white", "grain")), english
+        assert any(w in french.lower() for w in ("sable", "blanc", "grain")), french
+        return figures
 
     asyncio.run(main())

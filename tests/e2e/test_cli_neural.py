@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import clip
+from bench.clips import clip
+from bench.tiny_models import LEOPARD_FR
 from tests.e2e.test_cli_translate import interpres, read_jsonl, wav_rms
-from tests.tiny_models import LEOPARD_FR
 
 pytestmark = pytest.mark.slow
 

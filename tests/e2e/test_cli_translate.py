@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.clips import clip, normalise
+from bench.clips import clip, normalise
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.clips import AUDIO_DIR
 from bench.metrics import Score, score
-from tests.clips import AUDIO_DIR
 
 pytestmark = pytest.mark.slow
 

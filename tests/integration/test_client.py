@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.clips import clip
 from bot.auth import TokenAuthority
 from bot.client import (
     CaptionEvent,
@@ -28,7 +29,6 @@ from bot.client import (
     RoomClient,
 )
 from bot.server import create_app
-from tests.clips import clip
 from tests.conftest import loopback_config
 from tests.server_runner import running_server
 

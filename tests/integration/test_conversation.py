@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.clips import normalise
 from bench.material import build_material
 from bot.audio_io import read_audio
 from bot.events import Caption
-from tests.clips import normalise
 from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow

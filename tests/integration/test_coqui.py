@@ -1,4 +1,4 @@
-"""coqui-tts voices built here from coqui's own config classes (tests/tiny_models.py), and the
+"""coqui-tts voices built here from coqui's own config classes (bench/tiny_models.py), and the
 voice registry's order with configured voices."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.tiny_models import build_vits
 from bot.config_file import CoquiVoiceModel
 from bot.models.embedded import ModelUnavailable
 from bot.tts.coqui import CoquiModel, voices_from
 from bot.tts.resample import to_int16_48k
 from bot.tts.voices import VoiceRegistry
-from tests.tiny_models import build_vits
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""CTranslate2 translation with models trained and converted here (tests/tiny_models.py)."""
+"""CTranslate2 translation with models trained and converted here (bench/tiny_models.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sentencepiece
 
+from bench.tiny_models import EN_FR, MULTI, MULTI_DIRECTIONS
 from bot.config_file import TranslationModel
 from bot.mt.ctranslate2 import (
     CTranslate2Model,
@@ -18,7 +19,6 @@ from bot.mt.ctranslate2 import (
     describe,
 )
 from bot.mt.router import TranslationRouter
-from tests.tiny_models import EN_FR, MULTI, MULTI_DIRECTIONS
 
 pytestmark = pytest.mark.slow
 

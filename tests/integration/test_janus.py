@@ -284,3 +284,70 @@ def test_a_publisher_whose_packets_stop_mid_utterance_is_finalised(
                 await listener.close()
 
     asyncio.run(main())
+
+
+def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Janus,
+                                                                       engines: Engines) -> None:
+    """No CLI: a page's POST puts the bot in the room, a second adds a language, readable
+    errors for wrong rooms and PINs, and the bot leaves once nobody is left."""
+    from dataclasses import replace
+
+    from bot.server import create_app
+    from tests.conftest import loopback_config
+    from tests.rtc_client import post_json
+    from tests.server_runner import running_server
+
+    config = replace(loopback_config(), ice_addresses=(), janus={
+        "url": janus.url, "api_secret": API_SECRET, "leave_after": 4.0})
+
+    async def main() -> None:
+        app = create_app(config, engines=engines)
+        async with running_server(app) as url:
+            def ask(room: int, body: dict) -> tuple[int, dict]:
+                return post_json(f"{url}/api/janus/rooms/{room}/interpreter", body)
+
+            for room, body, status, says in [
+                    (424242, {"lang": "fr"}, 404, "no such room"),
+                    (5678, {"lang": "fr", "pin": "0000"}, 403, "wrong PIN"),
+                    (ROOM, {"lang": "xx"}, 400, "lang must be one of"),
+                    (ROOM, ["fr"], 400, "lang must be one of")]:
+                got, answer = await asyncio.to_thread(ask, room, body)
+                assert (got, says in answer.get("error", "")) == (status, True), (got, answer)
+            assert not app.state.interpres.janus_bots.bots
+            # As a page does: publish, then ask for a language.
+            ana = Participant(janus.url, ROOM, "Ana", voice("en_leopard"), delay=8.0)
+            listener = Listener(janus.url, ROOM, "Interpreter · Français")
+            await ana.publish()
+            asked = time.monotonic()
+            got, answer = await asyncio.to_thread(ask, ROOM, {"lang": "fr"})
+            assert got == 200 and answer["started"] is True, answer
+            joined_after = time.monotonic() - asked
+            got, answer = await asyncio.to_thread(ask, ROOM, {"lang": "de"})
+            assert got == 200 and answer["started"] is False, answer
+            bot = app.state.interpres.janus_bots.bots[ROOM].room
+            try:
+                await listener.subscribe()
+                await wait_for(lambda: bool(listener.captions()), 40, "a French caption")
+                caption_after = time.monotonic() - asked
+                assert listener.captions()[0]["lang"] == "fr"
+                await wait_for(lambda: "de" in bot.feeds, 10, "the German feed")
+                print(f"interpreter in the room {joined_after:.1f} s after the request; "
+                      f"first French final {caption_after:.1f} s after the request (Ana "
+                      "starts speaking 8 s after publishing)")
+            finally:
+                await ana.close()
+                await listener.close()
+            # Nobody left: the bot leaves after leave_after (4 s) and a watch period.
+            await wait_for(lambda: not app.state.interpres.janus_bots.bots, 20,
+                           "the interpreter leaving the empty room")
+            assert bot.session is None
+    asyncio.run(main())
+
+    # Without a Janus configured the request says so.
+    async def unconfigured() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            got, answer = await asyncio.to_thread(
+                post_json, f"{url}/api/janus/rooms/{ROOM}/interpreter", {"lang": "fr"})
+            assert got == 404 and "no Janus configured" in answer["error"]
+    asyncio.run(unconfigured())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.clips import clip, clips, normalise, word_error_rate
 from bot.audio_io import read_audio
 from bot.events import Caption, Notice, SpeechAudio
-from tests.clips import clip, clips, normalise, word_error_rate
 from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from av import AudioFrame, CodecContext, Packet
 
+from bench.clips import AUDIO_DIR as AUDIO
 from bot.asr.vad import SILENT_DB, StreamingVad
 from bot.audio_io import read_audio
 from bot.rtc.inbound import is_silent, to_mono_s16
 from bot.rtc.tracks import FRAME, RATE, MixMinusTrack, PcmTrack
-from tests.clips import AUDIO_DIR as AUDIO
 
 
 def tone(seconds: float, freq: float = 440.0, amplitude: int = 8000) -> np.ndarray:

@@ -9,7 +9,7 @@ Each goes through the path a user's model takes:
   coqui's trainer saves it (config.json + model.pth), single-speaker French and
   multi-speaker English/French; a Piper voices directory with a copy of the embedded voice.
 
-`python -m tests.tiny_models DIR` builds them all into DIR and writes DIR/interpres.toml.
+`python -m bench.tiny_models DIR` builds them all into DIR and writes DIR/interpres.toml.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def build_piper_dir(out: Path) -> Path:
 
 
 CONFIG = """\
-# Tiny test-built models (tests/tiny_models.py): real engines, nonsense voices.
+# Tiny test-built models (bench/tiny_models.py): real engines, nonsense voices.
 models_dir = "{out}"
 
 [[translation]]
