@@ -201,22 +201,22 @@ def admit(request: Request, state: State, room: str) -> Grant | None:
 
 async def read_json(request: Request) -> Any:
     """The body as JSON, refusing other media types and oversized bodies without reading
-    them whole."""
+    them whole (Refused: 415, 413, 400)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
-        raise ValueError((415, "send the body as application/json"))
+        raise Refused(415, "body", "send the body as application/json")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ValueError((413, f"body larger than {MAX_BODY} bytes"))
+        raise Refused(413, "body", f"body larger than {MAX_BODY} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
-            raise ValueError((413, f"body larger than {MAX_BODY} bytes"))
+            raise Refused(413, "body", f"body larger than {MAX_BODY} bytes")
     try:
         return json.loads(body)
     except ValueError:
-        raise ValueError((400, "body is not valid JSON")) from None
+        raise Refused(400, "body", "body is not valid JSON") from None
 
 
 async def index(request: Request) -> Response:
@@ -264,11 +264,7 @@ async def janus_interpreter(request: Request) -> Response:
     room = int(raw_room)
     try:
         admit(request, state, raw_room)
-        try:
-            body = await read_json(request)
-        except ValueError as problem:
-            status, message = problem.args[0]
-            raise Refused(status, "body", message) from None
+        body = await read_json(request)
         if not isinstance(body, dict) or body.get("lang") not in state.listen:
             raise Refused(400, "body", f"lang must be one of {', '.join(state.listen)}")
         pin = body.get("pin")
@@ -363,8 +359,9 @@ async def offer(request: Request) -> Response:
         return error(400, "room names are 1-64 letters, digits, '.', '-' or '_'")
     try:
         grant = admit(request, state, room_name)
+        body = await read_json(request)
         try:
-            sdp, name, speak, listen, mode = _offer_fields(await read_json(request), state)
+            sdp, name, speak, listen, mode = _offer_fields(body, state)
         except ValueError as problem:
             status, message = problem.args[0]
             raise Refused(status, "body", message) from None
@@ -483,12 +480,11 @@ async def api_phrases(request: Request) -> Response:
             if wait:
                 raise Refused(429, "rate", "too many phrase list changes; try again shortly",
                               **{"Retry-After": str(math.ceil(wait))})
+            body = await read_json(request)
             try:
-                new = parse_phrases(await read_json(request))
-            except ValueError as problem:  # PhraseError, or read_json's (status, message)
-                status, message = (problem.args[0] if isinstance(problem.args[0], tuple)
-                                   else (400, str(problem)))
-                raise Refused(status, "body", message) from None
+                new = parse_phrases(body)
+            except PhraseError as problem:
+                raise Refused(400, "body", str(problem)) from None
             state.set_room_phrases(room_name, new)
             log.info("room %s: phrase list set (%d terms)", room_name, len(new))
     except Refused as refused:

@@ -75,7 +75,9 @@ export class JanusConnection {
     this.interpretationTrack = null;
     this.publishers = new Map(); // feed id -> publisher (people and the interpreter's feeds)
     this.mids = new Map(); // subscriber mid -> { feed, type }
-    this.subscribed = new Set();
+    this.subscribed = new Set(); // "feed:mid" of the streams we asked for
+    this.pending = []; // streams to add at the next negotiation
+    this.negotiating = false;
     this.room = 0;
     this.pin = "";
     this.token = null;
@@ -134,7 +136,7 @@ export class JanusConnection {
       error: (error) => reject(new Error(`Could not publish: ${error.message || error}`)),
     }));
     this.pc = this.publisher.webrtcStuff ? this.publisher.webrtcStuff.pc : null;
-    await this.askServer();
+    this.askServer(); // not awaited: the room is usable while the interpreter joins
     this.emitPeople();
     return { participant: `f${this.myId}`, room: String(this.room) };
   }
@@ -212,11 +214,10 @@ export class JanusConnection {
     }
   }
 
+  /** A publisher left (Janus drops their streams from our subscription by itself). */
   forget(feed) {
     this.publishers.delete(feed);
-    if (this.subscribed.delete(feed) && this.subscriber) {
-      this.subscriber.send({ message: { request: "unsubscribe", streams: [{ feed }] } });
-    }
+    for (const key of [...this.subscribed]) if (key.startsWith(`${feed}:`)) this.subscribed.delete(key);
     for (const [mid, stream] of this.mids) {
       if (stream.feed === feed) {
         this.handlers.onMedia(`f${feed}`, stream.type, null);
@@ -235,37 +236,54 @@ export class JanusConnection {
     this.handlers.onMessage({ type: "participants", participants: [me, ...others] });
   }
 
-  /** Everyone's audio and video on one multistream subscriber handle. */
+  /** Everyone's audio and video on one multistream subscriber handle. One negotiation at
+   * a time: streams that appear meanwhile wait for the next. */
   async subscribeOthers() {
-    const streams = [];
     for (const publisher of this.people()) {
-      if (this.subscribed.has(publisher.id)) continue;
-      this.subscribed.add(publisher.id);
+      // By stream, not by person: a camera turned on later is a new stream to take.
       for (const stream of publisher.streams || []) {
-        if (stream.type === "audio" || stream.type === "video") {
-          streams.push({ feed: publisher.id, mid: stream.mid });
-        }
+        const key = `${publisher.id}:${stream.mid}`;
+        if ((stream.type !== "audio" && stream.type !== "video") || stream.disabled
+            || this.subscribed.has(key)) continue;
+        this.subscribed.add(key);
+        this.pending.push({ feed: publisher.id, mid: stream.mid });
       }
     }
-    if (!streams.length) return;
-    if (!this.subscriber) {
-      this.subscriber = await this.attach({
-        onmessage: (msg, jsep) => {
-          this.learnStreams(msg.streams);
-          this.answer(this.subscriber, jsep, false);
-        },
-        onremotetrack: (track, mid, on) => {
-          const stream = this.mids.get(mid);
-          if (!stream) return;
-          this.handlers.onMedia(`f${stream.feed}`, stream.type, on ? track : null);
-        },
-      });
-      this.subscriber.send({
-        message: this.body({ request: "join", ptype: "subscriber", private_id: this.privateId, streams }),
-      });
-    } else {
+    await this.flushSubscriptions();
+  }
+
+  async flushSubscriptions() {
+    if (this.negotiating || !this.pending.length || this.closed) return;
+    this.negotiating = true;
+    const streams = this.pending.splice(0);
+    if (this.subscriber) {
       this.subscriber.send({ message: { request: "subscribe", streams } });
+      return;
     }
+    this.subscriber = await this.attach({
+      onmessage: (msg, jsep) => {
+        this.learnStreams(msg.streams);
+        if (msg.error) {
+          this.notice("warning", "janus", `Janus: ${msg.error}`);
+          this.negotiated();
+        } else if (jsep) {
+          this.answer(this.subscriber, jsep, () => this.negotiated());
+        }
+      },
+      onremotetrack: (track, mid, on) => {
+        const stream = this.mids.get(String(mid));
+        if (!stream) return;
+        this.handlers.onMedia(`f${stream.feed}`, stream.type, on ? track : null);
+      },
+    });
+    this.subscriber.send({
+      message: this.body({ request: "join", ptype: "subscriber", private_id: this.privateId, streams }),
+    });
+  }
+
+  negotiated() {
+    this.negotiating = false;
+    this.flushSubscriptions().catch((error) => this.notice("error", "janus", String(error)));
   }
 
   learnStreams(streams) {
@@ -276,13 +294,19 @@ export class JanusConnection {
     }
   }
 
-  answer(handle, jsep, data) {
+  answer(handle, jsep, done = () => {}) {
     if (!jsep) return;
     handle.createAnswer({
       jsep,
-      tracks: data ? [{ type: "data" }] : [{ type: "data" }],
-      success: (ours) => handle.send({ message: { request: "start" }, jsep: ours }),
-      error: (error) => this.notice("error", "janus", `Could not receive: ${error.message || error}`),
+      tracks: [{ type: "data" }],
+      success: (ours) => {
+        handle.send({ message: { request: "start" }, jsep: ours });
+        done();
+      },
+      error: (error) => {
+        this.notice("error", "janus", `Could not receive: ${error.message || error}`);
+        done();
+      },
     });
   }
 
@@ -290,17 +314,18 @@ export class JanusConnection {
   async subscribeInterpreter() {
     const lang = this.listen;
     const feed = [...this.publishers.values()].find((p) => interpreterLang(p) === lang);
-    if (this.interpreter && (!feed || feed.id !== this.interpreterFeed)) {
+    if (this.interpreterFeed !== null && (!feed || feed.id !== this.interpreterFeed)) {
+      if (!this.interpreter) return; // still attaching: the next event will switch
       this.interpreter.detach();
       this.interpreter = null;
       this.interpreterFeed = null;
       this.interpretationTrack = null;
       this.handlers.onMedia("interpretation", "audio", null);
     }
-    if (!lang || !feed || this.interpreter) return;
-    this.interpreterFeed = feed.id;
+    if (!lang || !feed || this.interpreter || this.interpreterFeed === feed.id) return;
+    this.interpreterFeed = feed.id; // before the await: a second call must not attach again
     this.interpreter = await this.attach({
-      onmessage: (msg, jsep) => this.answer(this.interpreter, jsep, true),
+      onmessage: (msg, jsep) => this.answer(this.interpreter, jsep),
       onremotetrack: (track, mid, on) => {
         if (track.kind !== "audio") return;
         this.interpretationTrack = on ? track : null;

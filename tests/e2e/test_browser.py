@@ -60,6 +60,17 @@ async def wait_for_energy(page, script: str, seconds: float) -> float:
     return energy
 
 
+async def launch_page(playwright, audio: Path, size: tuple[int, int], errors: list[str]):
+    """A Chromium whose fake microphone plays `audio` (and whose fake camera shows a test
+    pattern), with one page of `size`; page errors are collected in `errors`."""
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        *FLAGS, f"--use-file-for-fake-audio-capture={audio}"])
+    context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return browser, page
+
+
 async def join(page, url: str, name: str, speak: str, listen: str) -> None:
     await page.goto(f"{url}/?room=browser-test")
     await page.fill("#name", name)
@@ -84,18 +95,9 @@ def test_two_browsers_spanish_to_english(engines, tmp_path):
     async def main() -> None:
         app = create_app(loopback_config(), engines=engines)
         async with running_server(app) as url, async_playwright() as playwright:
-            launch = playwright.chromium.launch
-            bob_browser = await launch(executable_path=CHROMIUM, args=[
-                *FLAGS, f"--use-file-for-fake-audio-capture={silence}"])
-            ana_browser = await launch(executable_path=CHROMIUM, args=[
-                *FLAGS, f"--use-file-for-fake-audio-capture={spanish}"])
-            bob = await (await bob_browser.new_context(viewport={"width": 1280,
-                                                                 "height": 800})).new_page()
-            ana = await (await ana_browser.new_context(viewport={"width": 390,
-                                                                 "height": 844})).new_page()
             errors: list[str] = []
-            for page in (bob, ana):
-                page.on("pageerror", lambda error: errors.append(str(error)))
+            bob_browser, bob = await launch_page(playwright, silence, (1280, 800), errors)
+            ana_browser, ana = await launch_page(playwright, spanish, (390, 844), errors)
             await join(bob, url, "Bob", "en", "en")
             await join(ana, url, "Ana", "es", "es")
             started = time.monotonic()

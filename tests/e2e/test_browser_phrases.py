@@ -15,7 +15,7 @@ from bot.audio_io import write_wav
 from bot.server import create_app
 from bot.tts.resample import to_int16_48k
 from tests.conftest import loopback_config
-from tests.e2e.test_browser import CHROMIUM, FLAGS, SHOTS, join
+from tests.e2e.test_browser import SHOTS, join, launch_page
 from tests.server_runner import running_server
 
 pytestmark = pytest.mark.slow
@@ -47,18 +47,9 @@ def test_a_phrase_added_on_the_page_and_masked_swearing(engines, tmp_path):
     async def main() -> None:
         app = create_app(loopback_config(), engines=engines)
         async with running_server(app) as url, async_playwright() as playwright:
-            launch = playwright.chromium.launch
-            bob_browser = await launch(executable_path=CHROMIUM, args=[
-                *FLAGS, f"--use-file-for-fake-audio-capture={silence}"])
-            ana_browser = await launch(executable_path=CHROMIUM, args=[
-                *FLAGS, f"--use-file-for-fake-audio-capture={said}"])
-            bob = await (await bob_browser.new_context(viewport={"width": 1280,
-                                                                 "height": 800})).new_page()
-            ana = await (await ana_browser.new_context(viewport={"width": 390,
-                                                                 "height": 844})).new_page()
             errors: list[str] = []
-            for page in (bob, ana):
-                page.on("pageerror", lambda error: errors.append(str(error)))
+            bob_browser, bob = await launch_page(playwright, silence, (1280, 800), errors)
+            ana_browser, ana = await launch_page(playwright, said, (390, 844), errors)
             await join(bob, url, "Bob", "en", "en")
             await open_settings(bob)
             await bob.select_option("#profanity", "masked")

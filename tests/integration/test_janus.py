@@ -331,6 +331,14 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
                 caption_after = time.monotonic() - asked
                 assert listener.captions()[0]["lang"] == "fr"
                 await wait_for(lambda: "de" in bot.feeds, 10, "the German feed")
+                # The bot idle: Ana's clip is over, her microphone sends silence. This
+                # process also runs Ana's and the listener's peers: an upper bound.
+                await wait_for(lambda: ana.track.ended_at is not None, 30, "Ana's clip")
+                await asyncio.sleep(3)
+                cpu, wall = time.process_time(), time.monotonic()
+                await asyncio.sleep(10)
+                idle = (time.process_time() - cpu) / (time.monotonic() - wall)
+                print(f"process CPU with the bot idle in the room: {100 * idle:.0f} % of a core")
                 print(f"interpreter in the room {joined_after:.1f} s after the request; "
                       f"first French final {caption_after:.1f} s after the request (Ana "
                       "starts speaking 8 s after publishing)")
