@@ -336,7 +336,7 @@ function enterRoom(stream) {
   url.searchParams.set("room", state.room);
   history.replaceState(null, "", url);
   document.title = `${state.room} · Interpres`;
-  $("room-name").textContent = state.room;
+  $("room-name").textContent = JANUS ? `Room ${state.room}` : state.room;
   $("room-listen").value = state.listen;
   $("room-speak").value = state.speak;
   updateDownloads();

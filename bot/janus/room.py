@@ -150,6 +150,8 @@ class JanusRoom:
 
     async def _connect(self) -> None:
         options = self.options
+        # A rejoin starts from what Janus says now (events may arrive before join returns).
+        self.people.clear()
         session = self.session = JanusSession(options.url, options.api_secret, options.token,
                                               keepalive_every=options.keepalive_every)
         await session.create()
@@ -161,7 +163,6 @@ class JanusRoom:
         for lang in self._languages():
             await self._publish(lang)
         others = self._others(publishers)
-        self.people.clear()  # a rejoin starts from Janus's list, not the one before
         self._seen({int(p["id"]) for p in others}, set())
         await self.subscriber.subscribe(others)
         self.joins += 1

@@ -322,15 +322,21 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
             got, answer = await asyncio.to_thread(ask, ROOM, {"lang": "fr"})
             assert got == 200 and answer["started"] is True, answer
             joined_after = time.monotonic() - asked
-            got, answer = await asyncio.to_thread(ask, ROOM, {"lang": "de"})
+            got, answer = await asyncio.to_thread(ask, ROOM, {"lang": "es"})
             assert got == 200 and answer["started"] is False, answer
             bot = app.state.interpres.janus_bots.bots[ROOM].room
             try:
                 await listener.subscribe()
-                await wait_for(lambda: bool(listener.captions()), 40, "a French caption")
+                try:
+                    await wait_for(lambda: bool(listener.captions()), 40, "a French caption")
+                except AssertionError:
+                    raise AssertionError(
+                        f"no French caption: bot feeds {sorted(bot.feeds)}, talkers "
+                        f"{[t.name for t in bot.talkers.values()]}, people {bot.people}, "
+                        f"listener got {len(listener.messages)} messages") from None
                 caption_after = time.monotonic() - asked
                 assert listener.captions()[0]["lang"] == "fr"
-                await wait_for(lambda: "de" in bot.feeds, 10, "the German feed")
+                await wait_for(lambda: "es" in bot.feeds, 10, "the Spanish feed")
                 # The bot idle: Ana's clip is over, her microphone sends silence. This
                 # process also runs Ana's and the listener's peers: an upper bound.
                 await wait_for(lambda: ana.track.ended_at is not None, 30, "Ana's clip")
