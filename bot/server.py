@@ -39,6 +39,7 @@ from bot.limits import RateLimiter
 from bot.phrases import Phrase, PhraseError, parse_phrases, to_json
 from bot.pipeline.engines import Engines
 from bot.room.local import LocalRoom
+from bot.room.privacy import privacy_text
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.jitter import set_audio_prefetch
 from bot.rtc.peer import adopting_connect_tasks, close_quietly, quiet_orphaned_send_errors
@@ -140,7 +141,8 @@ class State:
                 token=janus.get("token") or None, allowed=self.config.asr_allowed,
                 turn=self.config.turn, phrases=self.config.phrases)
             self.janus_bots = JanusBots(template, engines,
-                                        float(janus.get("leave_after", LEAVE_AFTER)))
+                                        float(janus.get("leave_after", LEAVE_AFTER)),
+                                        store=self.store)
         self.ready.set()
 
 
@@ -250,7 +252,8 @@ async def api_janus(request: Request) -> Response:
     janus = state.config.janus
     return JSONResponse({"url": janus.get("url"),
                          "room": janus.get("room"),
-                         "iceServers": ice_servers(state.config.turn, "guest")},
+                         "iceServers": ice_servers(state.config.turn, "guest"),
+                         "privacy": privacy_text(state.store)},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -432,12 +435,25 @@ async def metrics(request: Request) -> Response:
 
 
 async def transcript(request: Request) -> Response:
-    state: State = request.app.state.interpres
     room_name = request.path_params["room"]
     if not ROOM_NAME.match(room_name):
         return error(400, "invalid room name")
+    return await _transcript(request, room_name, room_name)
+
+
+async def janus_transcript(request: Request) -> Response:
+    """A Janus room's transcript: the finals its interpreter stored, under "janus-<room>";
+    the token is the one for the room's number, as for asking for the interpreter."""
+    raw_room = request.path_params["room"]
+    if not raw_room.isdigit():
+        return error(400, "a Janus room is a positive number")
+    return await _transcript(request, f"janus-{int(raw_room)}", raw_room)
+
+
+async def _transcript(request: Request, room_name: str, token_room: str) -> Response:
+    state: State = request.app.state.interpres
     try:
-        check_token(request, state, room_name)
+        check_token(request, state, token_room)
     except Refused as refused:
         state.metrics.refuse(refused.reason)
         return error(refused.status, refused.message, **refused.headers)
@@ -614,6 +630,7 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/vendor/{name}", vendor),
             Route("/api/janus", api_janus),
             Route("/api/janus/rooms/{room}/interpreter", janus_interpreter, methods=["POST"]),
+            Route("/api/janus/rooms/{room}/transcript", janus_transcript),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -406,6 +406,8 @@ function send(message) {
 function handleMessage(message) {
   switch (message.type) {
     case "caption": {
+      // On Janus every page gets the speakers' own words: shown only with "Show original".
+      if (JANUS && message.lang !== state.listen && !state.showOriginal) break;
       const segment = applyCaption(state, message);
       if (segment) {
         state.lastCaptionAt = Date.now();
@@ -655,7 +657,8 @@ function setFontSize(px) {
 }
 
 function updateDownloads() {
-  const base = `/api/rooms/${encodeURIComponent(state.room)}/transcript`;
+  const rooms = JANUS ? "/api/janus/rooms" : "/api/rooms";
+  const base = `${rooms}/${encodeURIComponent(state.room)}/transcript`;
   for (const format of ["vtt", "srt", "txt"]) {
     const link = $(`download-${format}`);
     link.href = `${base}?lang=${encodeURIComponent(state.listen)}&format=${format}`

@@ -54,6 +54,7 @@ export async function janusSettings() {
   const params = new URLSearchParams(location.search);
   return {
     server: params.get("janus") || (body && body.url) || null,
+    privacy: (body && body.privacy) || "",
     room: (body && body.room) || null,
     iceServers: (body && body.iceServers) || [],
     apisecret: params.get("apisecret") || undefined,
@@ -90,8 +91,10 @@ export class JanusConnection {
     this.pc = null; // the publisher's peer connection (for getStats in tests)
   }
 
-  async join({ room, pin, name, listen, micTrack, camTrack, token }) {
+  async join({ room, pin, name, speak, listen, micTrack, camTrack, token }) {
     const settings = await janusSettings();
+    this.speak = speak || "auto";
+    this.transcribe = true;
     if (!settings.server) {
       throw new Error("This server has no Janus configured ([janus] url in interpres.toml, "
         + "or open the page with ?janus=http://HOST:8088/janus).");
@@ -137,6 +140,7 @@ export class JanusConnection {
     }));
     this.pc = this.publisher.webrtcStuff ? this.publisher.webrtcStuff.pc : null;
     this.askServer(); // not awaited: the room is usable while the interpreter joins
+    if (settings.privacy) this.notice("info", "transcribed", settings.privacy);
     this.emitPeople();
     return { participant: `f${this.myId}`, room: String(this.room) };
   }
@@ -181,10 +185,16 @@ export class JanusConnection {
     }
   }
 
-  /** The bot also hears `listen` on our data channel (it keeps a language alive). */
+  /** What the bot hears on our data channel: the language we want (it keeps a language
+   * alive), and, naming our feed (Janus does not say whose a message is), the language we
+   * speak and whether we opted out. Sent again every minute, and when the interpreter
+   * arrives (it may come after we said it). */
   sendListen() {
-    if (!this.publisher || !this.listen) return;
-    this.publisher.data({ text: JSON.stringify({ type: "listen", lang: this.listen }), error: () => {} });
+    if (!this.publisher) return;
+    const say = (message) => this.publisher.data({ text: JSON.stringify(message), error: () => {} });
+    if (this.listen) say({ type: "listen", lang: this.listen });
+    say({ type: "speak", lang: this.speak, feed: this.myId });
+    say({ type: "transcribe", enabled: this.transcribe, feed: this.myId });
   }
 
   notice(level, code, text) {
@@ -344,6 +354,10 @@ export class JanusConnection {
     this.interpreter.send({
       message: this.body({ request: "join", ptype: "subscriber", streams: [{ feed: feed.id }] }),
     });
+    // The interpreter is here: tell it who we are. It publishes its feeds before it
+    // subscribes to ours, so say it again a little later too.
+    this.sendListen();
+    for (const delay of [2000, 6000]) setTimeout(() => this.sendListen(), delay);
   }
 
   send(message) {
@@ -356,7 +370,17 @@ export class JanusConnection {
       }
       return true;
     }
-    return false; // speak, transcribe, profanity: the Janus interpreter takes no settings
+    if (message.type === "speak" && typeof message.lang === "string") {
+      this.speak = message.lang;
+      this.sendListen();
+      return true;
+    }
+    if (message.type === "transcribe" && typeof message.enabled === "boolean") {
+      this.transcribe = message.enabled;
+      this.sendListen();
+      return true;
+    }
+    return false; // profanity and the rest: the Janus interpreter takes no other settings
   }
 
   /** Camera on (a track) or off (null). Off stops sending (the others' pages see no more

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from bot.janus.api import JanusError, JanusUnreachable
 from bot.janus.room import JanusOptions, JanusRoom
 from bot.pipeline.engines import Engines
+from bot.store import TranscriptStore
 
 log = logging.getLogger(__name__)
 JOIN_TIMEOUT = 20.0  # seconds a request waits for a new bot to be in the room
@@ -39,11 +40,12 @@ class RunningBot:
 
 class JanusBots:
     def __init__(self, template: JanusOptions, engines: Engines,
-                 leave_after: float = LEAVE_AFTER) -> None:
+                 leave_after: float = LEAVE_AFTER, store: TranscriptStore | None = None) -> None:
         """`template`: the Janus URL, secret, TURN, phrases... every bot shares; each gets
-        its own room, PIN and languages."""
+        its own room, PIN and languages. `store`: where their final captions are kept."""
         self.template = template
         self.engines = engines
+        self.store = store
         self.leave_after = leave_after
         self.bots: dict[int, RunningBot] = {}
         self._starting: dict[int, asyncio.Lock] = {}
@@ -60,7 +62,7 @@ class JanusBots:
                     raise BotFailed(400, f"no engine or voice serves {lang}")
                 return False
             options = replace(self.template, room=room, pin=pin, targets=())
-            janus_room = JanusRoom(options, self.engines)
+            janus_room = JanusRoom(options, self.engines, self.store)
             if not janus_room.ask(lang):
                 raise BotFailed(400, f"no engine or voice serves {lang}")
             stop = asyncio.Event()

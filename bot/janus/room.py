@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
+from bot import languages
 from bot.events import Activity, Caption, Event, Speaker, SpeechAudio
 from bot.janus.api import JanusError, JanusSession, JanusUnreachable
 from bot.janus.peers import (
@@ -45,6 +46,7 @@ from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.rtc.inbound import drain
 from bot.rtc.speaker_feed import FINISH_TIMEOUT, SpeakerFeed
+from bot.store import TranscriptStore
 from bot.turn import TurnServer
 
 log = logging.getLogger(__name__)
@@ -86,9 +88,17 @@ class Talker:
 
 
 class JanusRoom:
-    def __init__(self, options: JanusOptions, engines: Engines) -> None:
+    def __init__(self, options: JanusOptions, engines: Engines,
+                 store: TranscriptStore | None = None) -> None:
+        """`store`: where final captions are kept (under "janus-<room>"), if anywhere."""
         self.options = options
         self.engines = engines
+        self.store = store
+        self.store_room = f"janus-{options.room}"
+        # What publishers said of themselves on their data channel (by feed): the language
+        # they speak, and whether they opted out of being transcribed.
+        self.declared: dict[int, str] = {}
+        self.opted_out: set[int] = set()
         self.access = Access(options.room, options.pin, options.turn)
         self.session: JanusSession | None = None
         self.feeds: dict[str, LanguageFeed] = {}
@@ -241,18 +251,38 @@ class JanusRoom:
                     await self._unpublish(lang)
 
     def _on_data(self, raw: Any) -> None:
-        """A participant's data message (relayed by Janus): only `listen` means anything."""
+        """A participant's data message (relayed by Janus): `listen` (a language they want),
+        and, naming their own feed (Janus does not say whose message it is), `speak` (the
+        language they speak, or "auto") and `transcribe` (false: opt out)."""
         if not isinstance(raw, str) or len(raw) > 4096:
             return
         try:
             message = json.loads(raw)
         except ValueError:
             return
-        if not isinstance(message, dict) or message.get("type") != "listen":
+        if not isinstance(message, dict):
             return
-        lang = message.get("lang")
-        if isinstance(lang, str):
-            self.ask(lang)
+        kind, feed = message.get("type"), message.get("feed")
+        if kind == "listen" and isinstance(message.get("lang"), str):
+            self.ask(message["lang"])
+        elif not isinstance(feed, int) or isinstance(feed, bool) or feed in self._own_feeds:
+            return
+        elif kind == "speak" and (message.get("lang") == "auto"
+                                  or message.get("lang") in languages.NAMES):
+            lang = None if message["lang"] == "auto" else message["lang"]
+            if self.declared.get(feed) != lang:
+                if lang is None:
+                    self.declared.pop(feed, None)
+                else:
+                    self.declared[feed] = lang
+                talker = self.talkers.get(feed)
+                if talker is not None:
+                    talker.pipeline.set_language(lang)
+        elif kind == "transcribe" and isinstance(message.get("enabled"), bool):
+            if message["enabled"]:
+                self.opted_out.discard(feed)
+            else:
+                self.opted_out.add(feed)
 
     def _can_serve(self, lang: str) -> bool:
         voices = self.engines.voices
@@ -344,7 +374,8 @@ class JanusRoom:
             return
         name = stream.display or f"feed {stream.feed}"
         phrases = self.options.phrases
-        options = PipelineOptions(recognizer=RecognizerOptions(language=None,
+        options = PipelineOptions(recognizer=RecognizerOptions(
+                                      language=self.declared.get(stream.feed),
                                                                allowed=self._candidates(),
                                                                phrases=phrases),
                                   interpreter=InterpreterOptions(
@@ -375,6 +406,9 @@ class JanusRoom:
 
     async def _listen(self, talker: Talker, track: MediaStreamTrack) -> None:
         async def on_audio(mono: np.ndarray | None, rate: int, speech: np.ndarray) -> None:
+            if talker.feed in self.opted_out:
+                # As in the built-in room: the clock goes on, their voice is never heard.
+                speech = np.zeros(len(speech), np.float32)
             await talker.audio.audio(speech)
 
         await drain(track, on_audio)
@@ -393,9 +427,16 @@ class JanusRoom:
             for feed in self.feeds.values():
                 feed.send(message)
         elif isinstance(event, Caption):
-            feed = self.feeds.get(event.lang)
-            if feed is not None:
-                feed.send(event.to_wire())
+            if event.final and self.store is not None:
+                self.store.add(self.store_room, event)
+            message = event.to_wire()
+            if event.is_source:
+                # The speaker's own words go to every language's channel: pages show them
+                # with "Show original text" (and ignore them otherwise).
+                for feed in self.feeds.values():
+                    feed.send(message)
+            elif (feed := self.feeds.get(event.lang)) is not None:
+                feed.send(message)
         elif isinstance(event, SpeechAudio):
             feed = self.feeds.get(event.lang)
             if feed is not None:

@@ -30,6 +30,7 @@ from bot.pipeline.interpreter import InterpreterOptions
 from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 from bot.room.participant import Participant
+from bot.room.privacy import privacy_text
 from bot.rtc.inbound import discard, drain
 from bot.rtc.peer import close_quietly
 from bot.rtc.speaker_feed import FINISH_TIMEOUT, SpeakerFeed
@@ -330,19 +331,7 @@ class LocalRoom:
         self._broadcast(self._phrases_message())
 
     def _privacy_notice(self) -> dict[str, Any]:
-        store = self.store
-        if store is None:
-            kept = "Nothing is stored."
-        elif store.in_memory:
-            kept = "Captions are kept in this server's memory until it stops."
-        elif store.retention_days:
-            kept = f"Captions are stored on this server for {store.retention_days:g} days."
-        else:
-            kept = "Captions are stored on this server until its operator deletes them."
-        return Notice("info", "transcribed",
-                      "This room is transcribed and translated by Interpres. " + kept +
-                      " To opt out, turn off \u201cTranscribe my speech\u201d in Settings: "
-                      "the others still hear you.").to_wire()
+        return Notice("info", "transcribed", privacy_text(self.store)).to_wire()
 
     def _handle_message(self, participant: Participant, raw: Any) -> None:
         now = time.monotonic()

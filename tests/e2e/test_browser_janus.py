@@ -49,13 +49,15 @@ MEDIA_STATS = """async () => {
 }"""
 
 
-async def join(page, url: str, janus: Janus, name: str, listen: str) -> float:
+async def join(page, url: str, janus: Janus, name: str, listen: str,
+               speak: str = "auto") -> float:
     """Fill the landing form of /janus and join; returns when the page asked for `listen`."""
     await page.goto(f"{url}/janus?room={ROOM}&video=small&janus={janus.url}"
                     f"&apisecret={API_SECRET}")
     await page.fill("#name", name)
     await page.wait_for_function("document.querySelectorAll('#listen option').length > 1")
     await page.select_option("#listen", listen)
+    await page.select_option("#speak", speak)
     await page.wait_for_selector("#camera-preview:not([hidden])", timeout=10000)
     asked = time.monotonic()
     await page.click("#join")
@@ -132,7 +134,7 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
                 browsers.append(browser)
             ana, bob, carla = pages["Ana"], pages["Bob"], pages["Carla"]
             assert not bots.bots, "no interpreter before anyone asks"
-            asked = await join(ana, url, janus, "Ana", "pt")
+            asked = await join(ana, url, janus, "Ana", "pt", speak="es")
             # The room had no interpreter: Ana's page asked for one. Her fake microphone
             # speaks from the start (Chromium loops the file).
             await ana.locator("#captions .caption").first.wait_for(timeout=30000)
@@ -163,6 +165,19 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
                 people = " ".join(await page.locator("#participants li").all_inner_texts())
                 tiles = " ".join(await page.locator("#video-grid .tile-name").all_inner_texts())
                 assert "Interpre" not in people + tiles, people + tiles
+            # Bob also shows the original words (his settings drawer), and downloads the
+            # room's transcript.
+            await bob.click("#toggle-panel")
+            await bob.check("#show-original")
+            original = bob.locator("#captions .caption-original:not([hidden])").first
+            await original.wait_for(timeout=30000)
+            figures["original_on_bob"] = await original.inner_text()
+            await bob.click("#toggle-panel")
+            transcript = await bob.evaluate(
+                "async () => (await fetch(document.getElementById('download-txt').href)).text()")
+            assert "Ana: " in transcript, transcript
+            bot_room = bots.bots[ROOM].room
+            assert bot_room.declared.get(int((await tile_of(bob, "Ana"))[1:])) == "es"
             bob_finals = await bob.locator("#captions .caption[data-lang=en]").all_inner_texts()
             carla_finals = await carla.locator(
                 "#captions .caption[data-lang=fr]").all_inner_texts()

@@ -272,7 +272,8 @@ def test_a_publisher_whose_packets_stop_mid_utterance_is_finalised(
                 await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()),
                                10, "a final French caption")
                 await asyncio.sleep(3)
-                final = min(c["received_at"] for c in listener.captions()) - last_packet
+                final = min(c["received_at"] for c in listener.captions()
+                            if c["lang"] == "fr") - last_packet
                 heard = next(r.at for r in listener.audio
                              if r.at >= last_packet and r.rms > 0.01) - last_packet
                 print(f"\nleaves={leaves}: final {final:.2f} s, voice {heard:.2f} s after "
@@ -299,6 +300,12 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
 
     config = replace(loopback_config(), ice_addresses=(), janus={
         "url": janus.url, "api_secret": API_SECRET, "leave_after": 4.0})
+
+    def fetch(address: str) -> tuple[int, str]:
+        import urllib.request
+
+        with urllib.request.urlopen(address, timeout=10) as response:
+            return response.status, response.read().decode()
 
     async def main() -> None:
         app = create_app(config, engines=engines)
@@ -328,15 +335,37 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
             try:
                 await listener.subscribe()
                 try:
-                    await wait_for(lambda: bool(listener.captions()), 40, "a French caption")
+                    await wait_for(lambda: any(c["lang"] == "fr" for c in listener.captions()),
+                                   40, "a French caption")
                 except AssertionError:
                     raise AssertionError(
                         f"no French caption: bot feeds {sorted(bot.feeds)}, talkers "
                         f"{[t.name for t in bot.talkers.values()]}, people {bot.people}, "
                         f"listener got {len(listener.messages)} messages") from None
                 caption_after = time.monotonic() - asked
-                assert listener.captions()[0]["lang"] == "fr"
+                # Ana's own (English) words come on every language's channel too.
+                assert {c["lang"] for c in listener.captions()} == {"en", "fr"}
                 await wait_for(lambda: "es" in bot.feeds, 10, "the Spanish feed")
+                # Publishers tell the bot about themselves on their data channel: Ana
+                # declares English; Bruno opts out before he speaks.
+                await wait_for(lambda: ana.channel.readyState == "open", 10, "Ana's channel")
+                ana.send({"type": "speak", "lang": "en", "feed": ana.feed_id})
+                await wait_for(lambda: bot.talkers[ana.feed_id].pipeline.recognizer.options
+                               .language == "en", 5, "Ana's declared language")
+                bruno = Participant(janus.url, ROOM, "Bruno", voice("es_leopard"), delay=4.0)
+                await bruno.publish()
+                await wait_for(lambda: bruno.channel.readyState == "open", 10, "his channel")
+                bruno.send({"type": "transcribe", "enabled": False, "feed": bruno.feed_id})
+                await wait_for(lambda: bruno.feed_id in bot.opted_out, 5, "Bruno's opt-out")
+                await wait_for(lambda: bruno.feed_id in bot.talkers, 15, "Bruno's talker")
+                await asyncio.sleep(12)  # his clip plays out: never heard
+                assert not any(c["speaker"]["name"] == "Bruno" for c in listener.messages
+                               if c.get("type") == "caption")
+                await bruno.close()
+                # The finals are kept: the room's transcript, by its number.
+                status, text = await asyncio.to_thread(
+                    fetch, f"{url}/api/janus/rooms/{ROOM}/transcript?lang=fr&format=txt")
+                assert status == 200 and "Ana: " in text and "Bruno" not in text, text
                 # The bot idle: Ana's clip is over, her microphone sends silence. This
                 # process also runs Ana's and the listener's peers: an upper bound.
                 await wait_for(lambda: ana.track.ended_at is not None, 30, "Ana's clip")
