@@ -185,8 +185,34 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
             await carla.screenshot(path=str(SHOTS / "meeting-carla-390x844.png"))
             await ana.screenshot(path=str(SHOTS / "meeting-ana-390x844.png"))
             figures["bot"] = bots.status()
+            # Carla turns her camera off: the others see her initials; on again: her video.
+            carla_id = await tile_of(bob, "Carla")
+            carla_on_bob = bob.locator(f"#video-grid .tile[data-person='{carla_id}']")
+            tile = await carla_on_bob.element_handle()
+            await carla.click("#camera")
+            await bob.wait_for_function("(el) => el.classList.contains('camera-off')",
+                                        arg=tile, timeout=10000)
+            figures["initials_shown"] = await carla_on_bob.locator(".tile-initials").inner_text()
+            await carla.click("#camera")
+            await bob.wait_for_function("(el) => !el.classList.contains('camera-off')",
+                                        arg=tile, timeout=15000)
+            # Bob folds the caption panel away (the tiles keep theirs), and back.
+            await bob.click("#toggle-captions")
+            assert not await bob.locator("#caption-column").is_visible()
+            await bob.click("#toggle-captions")
+            assert await bob.locator("#caption-column").is_visible()
+            # The bot idle: Ana (the only voice) leaves, Bob and Carla stay, silent, with
+            # cameras on. The browsers are other processes: this one is the server, its
+            # bot and Playwright's driver.
+            await ana.click("#leave")
+            await asyncio.sleep(3)
+            cpu, wall = time.process_time(), time.monotonic()
+            await asyncio.sleep(10)
+            figures["server_cpu_idle_room"] = round(
+                (time.process_time() - cpu) / (time.monotonic() - wall), 3)
             for page in pages.values():  # everyone clicks Leave
-                await page.click("#leave")
+                if await page.locator("#leave").is_visible():
+                    await page.click("#leave")
                 await page.wait_for_selector("#landing-view:not([hidden])")
             left = time.monotonic()
             for browser in browsers:
@@ -202,6 +228,7 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
             > 0.001, figures
         assert any(w in english.lower() for w in ("sand", "white", "grain")), english
         assert any(w in french.lower() for w in ("sable", "blanc", "grain")), french
+        assert figures["initials_shown"] == "CA", figures
         return figures
 
     asyncio.run(main())
