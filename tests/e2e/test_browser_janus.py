@@ -50,7 +50,7 @@ MEDIA_STATS = """async () => {
 
 
 async def join(page, url: str, janus: Janus, name: str, listen: str,
-               speak: str = "auto") -> float:
+               speak: str = "auto", camera: bool = True) -> float:
     """Fill the landing form of /janus and join; returns when the page asked for `listen`."""
     await page.goto(f"{url}/janus?room={ROOM}&video=small&janus={janus.url}"
                     f"&apisecret={API_SECRET}")
@@ -58,7 +58,10 @@ async def join(page, url: str, janus: Janus, name: str, listen: str,
     await page.wait_for_function("document.querySelectorAll('#listen option').length > 1")
     await page.select_option("#listen", listen)
     await page.select_option("#speak", speak)
-    await page.wait_for_selector("#camera-preview:not([hidden])", timeout=10000)
+    if camera:
+        await page.wait_for_selector("#camera-preview:not([hidden])", timeout=10000)
+    else:
+        await page.uncheck("#camera-on")
     asked = time.monotonic()
     await page.click("#join")
     await page.wait_for_selector("#room-view:not([hidden])", timeout=30000)
@@ -145,8 +148,14 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
             figures["first_english_final_s"] = round(time.monotonic() - asked, 1)
             figures["english_energy"] = await interpretation_energy(bob, 30)
             figures["english_on_tile"] = english
-            # Carla comes late and reads French.
-            asked = await join(carla, url, janus, "Carla", "fr")
+            # Carla comes late, reads French, and joins with her camera off: the others see
+            # her initials until she turns it on (a video sender added, renegotiated).
+            asked = await join(carla, url, janus, "Carla", "fr", camera=False)
+            carla_id = await tile_of(bob, "Carla")
+            carla_on_bob = bob.locator(f"#video-grid .tile[data-person='{carla_id}']")
+            await carla_on_bob.locator(".tile-initials", has_text="CA").wait_for(timeout=10000)
+            assert await carla_on_bob.evaluate("(el) => el.classList.contains('camera-off')")
+            await carla.click("#camera")
             ana_on_carla = await tile_of(carla, "Ana")
             french = await caption_on_tile(carla, ana_on_carla, "fr", 60)
             figures["first_french_final_s"] = round(time.monotonic() - asked, 1)
@@ -186,8 +195,6 @@ def test_three_people_hold_a_video_meeting_with_the_interpreter(janus: Janus, en
             await ana.screenshot(path=str(SHOTS / "meeting-ana-390x844.png"))
             figures["bot"] = bots.status()
             # Carla turns her camera off: the others see her initials; on again: her video.
-            carla_id = await tile_of(bob, "Carla")
-            carla_on_bob = bob.locator(f"#video-grid .tile[data-person='{carla_id}']")
             tile = await carla_on_bob.element_handle()
             await carla.click("#camera")
             await bob.wait_for_function("(el) => el.classList.contains('camera-off')",
