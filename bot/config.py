@@ -145,10 +145,11 @@ def _turn() -> TurnServer | None:
 
 
 def _janus(table: dict[str, Any]) -> dict[str, Any]:
-    """The [janus] table, with INTERPRES_JANUS_URL and INTERPRES_JANUS_SECRET over it."""
+    """The [janus] table, with INTERPRES_JANUS_URL, _PUBLIC_URL and _SECRET over it."""
     merged = dict(table)
-    for key, variable in (("url", "INTERPRES_JANUS_URL"), ("api_secret",
-                                                          "INTERPRES_JANUS_SECRET")):
+    for key, variable in (("url", "INTERPRES_JANUS_URL"),
+                          ("public_url", "INTERPRES_JANUS_PUBLIC_URL"),
+                          ("api_secret", "INTERPRES_JANUS_SECRET")):
         if os.environ.get(variable):
             merged[key] = os.environ[variable]
     return merged

@@ -65,6 +65,7 @@ class FileSettings:
     piper_dir: Path | None = None
     coqui: tuple[CoquiVoiceModel, ...] = ()
     # [janus]: url, room, pin, api_secret, token, to (what `interpres join janus` defaults to),
+    # public_url (Janus's API as browsers reach it, when not `url`),
     # leave_after (seconds a bot `interpres serve` started stays in a room nobody is in)
     janus: dict[str, Any] = field(default_factory=dict)
     # [[phrases]]: the phrase list every room starts with (term, say, renderings per language)
@@ -72,7 +73,7 @@ class FileSettings:
 
 
 _TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases"}
-_JANUS = {"url", "room", "pin", "api_secret", "token", "to", "leave_after"}
+_JANUS = {"url", "public_url", "room", "pin", "api_secret", "token", "to", "leave_after"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
@@ -115,7 +116,8 @@ def read(path: str | Path) -> FileSettings:
     janus = here.table("janus")
     janus.only(_JANUS)
     janus_settings: dict[str, Any] = {key: janus.string(key) for key in
-                                      ("url", "pin", "api_secret", "token") if key in janus.data}
+                                      ("url", "public_url", "pin", "api_secret", "token")
+                                      if key in janus.data}
     if "room" in janus.data:
         room = janus.data["room"]
         if not isinstance(room, int) or isinstance(room, bool) or room <= 0:

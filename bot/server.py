@@ -250,7 +250,8 @@ async def api_janus(request: Request) -> Response:
     browsers token auth, or the secret in the invitation link (?apisecret=)."""
     state: State = request.app.state.interpres
     janus = state.config.janus
-    return JSONResponse({"url": janus.get("url"),
+    # The bot reaches Janus at `url` (often 127.0.0.1); browsers at `public_url`.
+    return JSONResponse({"url": janus.get("public_url") or janus.get("url"),
                          "room": janus.get("room"),
                          "iceServers": ice_servers(state.config.turn, "guest"),
                          "privacy": privacy_text(state.store)},

@@ -393,4 +393,11 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
             got, answer = await asyncio.to_thread(
                 post_json, f"{url}/api/janus/rooms/{ROOM}/interpreter", {"lang": "fr"})
             assert got == 404 and "no Janus configured" in answer["error"]
+        # Behind a proxy, pages reach Janus elsewhere than the server's bots do.
+        public = replace(loopback_config(), janus={
+            "url": janus.url, "public_url": "https://meet.example.org/janus-api"})
+        async with running_server(create_app(public, engines=engines)) as url:
+            _, page_settings = await asyncio.to_thread(fetch, f"{url}/api/janus")
+            assert '"url":"https://meet.example.org/janus-api"' in page_settings
+            assert "transcribed and translated" in page_settings  # the privacy notice
     asyncio.run(unconfigured())

@@ -192,3 +192,18 @@ def test_phrases_table_is_read_and_checked(tmp_path: Path):
     path.write_text('[[phrases]]\nterm = "Karvonix"\nklingon = "x"\n')
     with pytest.raises(ConfigError, match=r"\[\[phrases\]\] phrase 1: 'klingon'"):
         read(path)
+
+
+def test_janus_table_takes_the_public_url_and_leave_after(tmp_path: Path, monkeypatch):
+    path = tmp_path / "interpres.toml"
+    path.write_text('[janus]\nurl = "http://127.0.0.1:8088/janus"\n'
+                    'public_url = "https://meet.example.org/janus-api"\nleave_after = 60\n')
+    monkeypatch.setenv("INTERPRES_CONFIG", str(path))
+    janus = Config.from_env().janus
+    assert janus["public_url"] == "https://meet.example.org/janus-api"
+    assert janus["leave_after"] == 60.0
+    monkeypatch.setenv("INTERPRES_JANUS_PUBLIC_URL", "https://other.example.org/j")
+    assert Config.from_env().janus["public_url"] == "https://other.example.org/j"
+    path.write_text('[janus]\nleave_after = "soon"\n')
+    with pytest.raises(ConfigError, match="leave_after"):
+        read(path)

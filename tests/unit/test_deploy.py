@@ -52,6 +52,10 @@ def test_compose_mounts_the_configs_the_tests_use() -> None:
     coturn_command = " ".join(services["coturn"]["entrypoint"])
     assert f"-c {mounts['coturn'][1]}" in coturn_command
     assert "--static-auth-secret=" in coturn_command
+    # The server puts its interpreter in Janus rooms on demand; the scripted bot is opt-in.
+    assert services["interpres"]["environment"]["INTERPRES_JANUS_URL"].endswith(":8088/janus")
+    assert "INTERPRES_JANUS_SECRET=" in " ".join(services["interpres"]["entrypoint"])
+    assert services["interpreter"]["profiles"] == ["scripted"]
     declared = set(compose()["secrets"])
     for service in services.values():
         assert set(service.get("secrets", [])) <= declared
