@@ -168,10 +168,10 @@ def spoken(text: str, lang: str, mode: str) -> str:
     return apply(text, lang, "removed" if mode == "masked" else mode)
 
 
-def committed_for(committed: str, text: str, lang: str, mode: str) -> str:
-    """The filtered committed prefix, still a prefix of the filtered text (removing a
-    phrase the tail completes could otherwise break that)."""
-    shown, whole = apply(committed, lang, mode), apply(text, lang, mode)
+def committed_for(committed: str, whole: str, lang: str, mode: str) -> str:
+    """The filtered committed prefix, still a prefix of `whole` (the already filtered text:
+    removing a phrase the tail completes could otherwise break that)."""
+    shown = apply(committed, lang, mode)
     if whole.startswith(shown):
         return shown
     size = 0

@@ -263,9 +263,9 @@ async def janus_interpreter(request: Request) -> Response:
     language). Gated like a join: draining, per-address rate, origin, token for room "N"."""
     state: State = request.app.state.interpres
     raw_room = request.path_params["room"]
-    if not raw_room.isdigit() or not 0 < int(raw_room) < 2**53:
+    room = _janus_room(raw_room)
+    if room is None:
         return error(400, "a Janus room is a positive number")
-    room = int(raw_room)
     try:
         admit(request, state, raw_room)
         body = await read_json(request)
@@ -446,9 +446,15 @@ async def janus_transcript(request: Request) -> Response:
     """A Janus room's transcript: the finals its interpreter stored, under "janus-<room>";
     the token is the one for the room's number, as for asking for the interpreter."""
     raw_room = request.path_params["room"]
-    if not raw_room.isdigit():
+    room = _janus_room(raw_room)
+    if room is None:
         return error(400, "a Janus room is a positive number")
-    return await _transcript(request, f"janus-{int(raw_room)}", raw_room)
+    return await _transcript(request, f"janus-{room}", raw_room)
+
+
+def _janus_room(raw: str) -> int | None:
+    """A Janus room number from a path (Janus's ids fit in a JavaScript number)."""
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**53 else None
 
 
 async def _transcript(request: Request, room_name: str, token_room: str) -> Response:

@@ -73,7 +73,6 @@ export class JanusConnection {
     this.subscriber = null;
     this.interpreter = null;
     this.interpreterFeed = null;
-    this.interpretationTrack = null;
     this.publishers = new Map(); // feed id -> publisher (people and the interpreter's feeds)
     this.mids = new Map(); // subscriber mid -> { feed, type }
     this.subscribed = new Set(); // "feed:mid" of the streams we asked for
@@ -329,7 +328,6 @@ export class JanusConnection {
       this.interpreter.detach();
       this.interpreter = null;
       this.interpreterFeed = null;
-      this.interpretationTrack = null;
       this.handlers.onMedia("interpretation", "audio", null);
     }
     if (!lang || !feed || this.interpreter || this.interpreterFeed === feed.id) return;
@@ -338,7 +336,6 @@ export class JanusConnection {
       onmessage: (msg, jsep) => this.answer(this.interpreter, jsep),
       onremotetrack: (track, mid, on) => {
         if (track.kind !== "audio") return;
-        this.interpretationTrack = on ? track : null;
         this.handlers.onMedia("interpretation", "audio", on ? track : null);
       },
       ondata: (data) => {

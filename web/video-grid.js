@@ -71,7 +71,7 @@ export class VideoGrid {
     const label = document.createElement("span");
     label.className = "tile-name";
     item.append(video, face, caption, label);
-    const tile = { item, video, initials: face, caption, committed, tail, label, timer: null };
+    const tile = { item, video, initials: face, committed, tail, label, timer: null };
     this.tiles.set(person.id, tile);
     const track = this.videos.get(person.id);
     this.showVideo(tile, track || null);

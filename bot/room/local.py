@@ -414,7 +414,7 @@ def _as_read(caption: Caption, mode: str) -> dict[str, Any]:
     message = caption.to_wire()
     if mode != "raw":
         message["text"] = profanity.apply(caption.text, caption.lang, mode)
-        message["committed"] = profanity.committed_for(caption.committed, caption.text,
+        message["committed"] = profanity.committed_for(caption.committed, message["text"],
                                                        caption.lang, mode)
         if "words" in message:  # word timings carry the words too
             words = [dict(w, text=profanity.apply(w["text"], caption.lang, mode))
