@@ -1,8 +1,8 @@
 """The one place where model work leaves the event loop.
 
-ASR gets a single thread: CTranslate2 already uses both cores inside one decode, and two
-concurrent decodes would only fight for them. Translation gets its own threads and speech
-synthesis its own, so a slow voice never delays recognition or a caption. Lazy generators
+Whisper decodes are not here: they go through the recognition scheduler's one thread
+(bot/asr/scheduler.py), which orders and batches them. Translation gets its own threads and
+speech synthesis its own, so a slow voice never delays recognition or a caption. Lazy generators
 (faster-whisper's segments) must be consumed inside the function handed to these methods,
 never on the loop.
 """
@@ -21,14 +21,9 @@ T = TypeVar("T")
 
 
 class Workers:
-    def __init__(self, asr_threads: int = 1, engine_threads: int = 2,
-                 tts_threads: int = 1) -> None:
-        self._asr = ThreadPoolExecutor(asr_threads, thread_name_prefix="interpres-asr")
+    def __init__(self, engine_threads: int = 2, tts_threads: int = 1) -> None:
         self._engines = ThreadPoolExecutor(engine_threads, thread_name_prefix="interpres-engine")
         self._tts = ThreadPoolExecutor(tts_threads, thread_name_prefix="interpres-tts")
-
-    async def asr(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._run(self._asr, fn, *args, **kwargs)
 
     async def engine(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Translation and other short engine calls (VAD scoring)."""
@@ -45,7 +40,6 @@ class Workers:
         return await loop.run_in_executor(pool, call)
 
     def close(self) -> None:
-        self._asr.shutdown(wait=True, cancel_futures=True)
         self._engines.shutdown(wait=True, cancel_futures=True)
         self._tts.shutdown(wait=True, cancel_futures=True)
 

@@ -96,6 +96,36 @@ class Transcript:
     duration: float = 0.0
 
 
+def encoder_window(num_frames: int, margin_frames: int) -> int:
+    """Frames of the encoder window for `num_frames` of audio: rounded up to whole
+    WINDOW_STEP frames (1 s), so the encoder sees at most 30 shapes. With any even length,
+    as before, CTranslate2's CPU backend kept memory per shape it had seen: a live room grew
+    35 MB a minute and never stopped. Whole seconds also make equal windows, hence batches,
+    common."""
+    return min(MAX_FRAMES, -(-(num_frames + margin_frames) // WINDOW_STEP) * WINDOW_STEP)
+
+
+def batch_key(audio: np.ndarray, options: DecodeOptions) -> tuple:
+    """Decodes with equal keys can share one CTranslate2 call: the same encoder window, task
+    and beam (log-mel frames are 10 ms, so the frame count follows from the samples)."""
+    frames = min(len(audio) // (SAMPLE_RATE // FRAMES_PER_SECOND), MAX_FRAMES)
+    return (encoder_window(frames, options.margin_frames), options.task, options.beam_size)
+
+
+def filter_languages(probs: dict[str, float], allowed: tuple[str, ...],
+                     strict: bool = True) -> dict[str, float]:
+    """Detection probabilities restricted to `allowed` (renormalised), most likely first;
+    with `strict` False a language outside it stays when detection is near certain."""
+    if allowed:
+        top = max(probs, key=probs.__getitem__)
+        kept = {lang: probs.get(lang, 0.0) for lang in allowed}
+        if not strict and probs[top] >= OUTSIDE_CERTAIN:
+            kept[top] = probs[top]
+        total = sum(kept.values()) or 1.0
+        probs = {lang: p / total for lang, p in kept.items()}
+    return dict(sorted(probs.items(), key=lambda kv: -kv[1]))
+
+
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 1.0
@@ -112,6 +142,7 @@ class WhisperEngine:
                                    cpu_threads=cpu_threads)
         self.multilingual = self._model.model.is_multilingual
         self.languages = tuple(self._model.supported_languages)
+        self.device = device
         self._lock = threading.Lock()
         self._eot = self._model.hf_tokenizer.token_to_id("<|endoftext|>")
 
@@ -119,8 +150,22 @@ class WhisperEngine:
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Decode one utterance (16 kHz mono float32, at most 30 s)."""
+        result = self.transcribe_batch([(audio, options)])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]
+                         ) -> list[Transcript | BaseException]:
+        """Decode several utterances with one encoder call and one decoder call per group
+        of equal prompt layout. Items must share `batch_key`. A failure in one item's own
+        steps (features, prompt, fallback, alignment) is returned in its place; a failure
+        of a batched call raises (the caller retries the items one by one)."""
+        keys = {batch_key(audio, options) for audio, options in items}
+        if len(keys) != 1:
+            raise ValueError(f"items of one batch must share a batch key, got {keys}")
         with self._lock:
-            return self._transcribe(audio, options)
+            return self._transcribe_batch(items)
 
     def detect_language(self, audio: np.ndarray, allowed: tuple[str, ...] = ()) -> dict[str, float]:
         with self._lock:
@@ -135,15 +180,16 @@ class WhisperEngine:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _encode(self, audio: np.ndarray, margin_frames: int) -> tuple[ctranslate2.StorageView, int]:
+    def _features(self, audio: np.ndarray, margin_frames: int) -> tuple[np.ndarray, int]:
         features = self._model.feature_extractor(audio)
         num_frames = min(features.shape[-1], MAX_FRAMES)
-        # The window is rounded up to whole WINDOW_STEP frames (1 s), so the encoder sees at
-        # most 30 shapes. With any even length, as before, CTranslate2's CPU backend kept
-        # memory per shape it had seen: a live room grew 35 MB a minute and never stopped.
-        window = min(MAX_FRAMES, -(-(num_frames + margin_frames) // WINDOW_STEP) * WINDOW_STEP)
+        window = encoder_window(num_frames, margin_frames)
         padded = np.zeros((features.shape[0], window), dtype=np.float32)
         padded[:, :num_frames] = features[:, :num_frames]
+        return padded, num_frames
+
+    def _encode(self, audio: np.ndarray, margin_frames: int) -> tuple[ctranslate2.StorageView, int]:
+        padded, num_frames = self._features(audio, margin_frames)
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None]))
         return self._model.model.encode(storage, to_cpu=False), num_frames
 
@@ -152,28 +198,9 @@ class WhisperEngine:
         if not self.multilingual:
             return {"en": 1.0}
         pairs = self._model.model.detect_language(encoder_output)[0]
-        probs = {token[2:-2]: p for token, p in pairs}
-        if allowed:
-            top = max(probs, key=probs.__getitem__)
-            kept = {lang: probs.get(lang, 0.0) for lang in allowed}
-            if not strict and probs[top] >= OUTSIDE_CERTAIN:
-                kept[top] = probs[top]
-            probs = kept
-            total = sum(probs.values()) or 1.0
-            probs = {lang: p / total for lang, p in probs.items()}
-        return dict(sorted(probs.items(), key=lambda kv: -kv[1]))
+        return filter_languages({token[2:-2]: p for token, p in pairs}, allowed, strict)
 
-    def _transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
-        duration = len(audio) / SAMPLE_RATE
-        encoder_output, num_frames = self._encode(audio, options.margin_frames)
-        language_probs: dict[str, float] = {}
-        language = options.language
-        if not self.multilingual:
-            language = "en"
-        elif language is None or options.detect:
-            language_probs = self._language_probs(encoder_output, options.allowed,
-                                                  options.allowed_strict)
-            language = language or next(iter(language_probs))
+    def _prompt(self, language: str, options: DecodeOptions) -> tuple[Tokenizer, list[int]]:
         tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task=options.task,
                               language=language if self.multilingual else None)
         prefix = options.prefix.strip()
@@ -184,45 +211,121 @@ class WhisperEngine:
         if transcribing and options.context and options.context_language == language:
             previous = (previous + " " + options.context).strip()
         context = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)] if previous else []
-        prompt = [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps, *prefix_tokens]
-        budget = options.max_new_tokens or int(8 * duration) + 10
-        max_length = min(448, len(prompt) + budget)
+        return tokenizer, [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps,
+                           *prefix_tokens]
 
-        result, tokens, avg_logprob = self._generate(encoder_output, prompt, options.beam_size,
-                                                     max_length, temperature=0.0)
-        text = tokenizer.decode(tokens).strip()
-        ratio = compression_ratio(text)
-        if options.fallback and (ratio > 2.4 or avg_logprob < -1.0):
-            retry = self._generate(encoder_output, prompt, 1, max_length, temperature=0.4)
-            retry_text = tokenizer.decode(retry[1]).strip()
-            if compression_ratio(retry_text) < ratio and retry[2] > avg_logprob:
-                result, tokens, avg_logprob = retry
-                text, ratio = retry_text, compression_ratio(retry_text)
+    def _transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]
+                          ) -> list[Transcript | BaseException]:
+        count = len(items)
+        results: list[Transcript | BaseException | None] = [None] * count
+        prepared: dict[int, tuple[np.ndarray, int]] = {}
+        for i, (audio, options) in enumerate(items):
+            try:
+                prepared[i] = self._features(audio, options.margin_frames)
+            except Exception as error:  # noqa: BLE001 - one item's failure is its own
+                results[i] = error
+        live = sorted(prepared)
+        if not live:
+            return results  # type: ignore[return-value]
+        features = np.stack([prepared[i][0] for i in live])
+        # One item: keep the encoder output where it is. Several: bring it to host memory,
+        # so items can be regrouped (decoder calls) and sliced (alignment, fallback).
+        many = len(live) > 1
+        encoded = self._model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features)),
+            to_cpu=many and self.device != "cpu")
+        host = np.asarray(encoded) if many else None
 
-        words: tuple[Word, ...] = ()
-        if options.word_timestamps and tokens:
-            words = self._align(tokenizer, tokens, encoder_output, num_frames)
-        return Transcript(text=text, language=language, language_probs=language_probs,
-                          words=words, avg_logprob=avg_logprob,
-                          no_speech_prob=float(result.no_speech_prob),
-                          compression_ratio=ratio, duration=duration)
+        def output(rows: list[int]) -> ctranslate2.StorageView:
+            if host is None:
+                return encoded
+            return ctranslate2.StorageView.from_array(np.ascontiguousarray(host[rows]))
 
-    def _generate(self, encoder_output: ctranslate2.StorageView, prompt: list[int],
-                  beam_size: int, max_length: int, temperature: float):
-        kwargs = {"beam_size": beam_size}
+        detected: dict[int, list] = {}
+        if self.multilingual and any(items[i][1].language is None or items[i][1].detect
+                                     for i in live):
+            for row, pairs in enumerate(self._model.model.detect_language(encoded)):
+                detected[live[row]] = pairs
+        plans: dict[int, tuple] = {}
+        for row, i in enumerate(live):
+            audio, options = items[i]
+            try:
+                language_probs: dict[str, float] = {}
+                language = options.language
+                if not self.multilingual:
+                    language = "en"
+                elif language is None or options.detect:
+                    language_probs = filter_languages(
+                        {token[2:-2]: p for token, p in detected[i]}, options.allowed,
+                        options.allowed_strict)
+                    language = language or next(iter(language_probs))
+                tokenizer, prompt = self._prompt(language, options)
+                duration = len(audio) / SAMPLE_RATE
+                budget = options.max_new_tokens or int(8 * duration) + 10
+                plans[i] = (row, language, language_probs, tokenizer, prompt, budget, duration)
+            except Exception as error:  # noqa: BLE001
+                results[i] = error
+        # CTranslate2 needs <|startoftranscript|> at one position in a decoder batch: items
+        # are grouped by the length of their previous-text prompt.
+        groups: dict[int, list[int]] = {}
+        for i, plan in plans.items():
+            prompt = plan[4]
+            groups.setdefault(prompt.index(plan[3].sot), []).append(i)
+        beam = items[live[0]][1].beam_size
+        for members in groups.values():
+            rows = [plans[i][0] for i in members]
+            prompts = [plans[i][4] for i in members]
+            max_length = min(448, max(len(plans[i][4]) + plans[i][5] for i in members))
+            generated = self._generate_batch(output(rows), prompts, beam, max_length, 0.0)
+            for i, (result, tokens, avg_logprob) in zip(members, generated, strict=True):
+                row, language, language_probs, tokenizer, prompt, budget, duration = plans[i]
+                options = items[i][1]
+                try:
+                    # A longer batch-wide max_length: this item stops at its own budget.
+                    tokens = tokens[:len(prompt) - prompt.index(tokenizer.no_timestamps) - 1
+                                    + budget]
+                    mine = output([row])
+                    text = tokenizer.decode(tokens).strip()
+                    ratio = compression_ratio(text)
+                    if options.fallback and (ratio > 2.4 or avg_logprob < -1.0):
+                        retry = self._generate_batch(mine, [prompt], 1,
+                                                     min(448, len(prompt) + budget), 0.4)[0]
+                        retry_text = tokenizer.decode(retry[1]).strip()
+                        if compression_ratio(retry_text) < ratio and retry[2] > avg_logprob:
+                            result, tokens, avg_logprob = retry
+                            text, ratio = retry_text, compression_ratio(retry_text)
+                    words: tuple[Word, ...] = ()
+                    if options.word_timestamps and tokens:
+                        words = self._align(tokenizer, tokens, mine, prepared[i][1])
+                    results[i] = Transcript(
+                        text=text, language=language, language_probs=language_probs,
+                        words=words, avg_logprob=avg_logprob,
+                        no_speech_prob=float(result.no_speech_prob),
+                        compression_ratio=ratio, duration=duration)
+                except Exception as error:  # noqa: BLE001
+                    results[i] = error
+        return results  # type: ignore[return-value]
+
+    def _generate_batch(self, encoder_output: ctranslate2.StorageView,
+                        prompts: list[list[int]], beam_size: int, max_length: int,
+                        temperature: float) -> list[tuple]:
+        kwargs: dict = {"beam_size": beam_size}
         if temperature > 0:
             kwargs = {"beam_size": 1, "sampling_topk": 0, "sampling_temperature": temperature}
-        result = self._model.model.generate(
-            encoder_output, [prompt], max_length=max_length, return_scores=True,
+        results = self._model.model.generate(
+            encoder_output, prompts, max_length=max_length, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
             repetition_penalty=1.0, **kwargs,
-        )[0]
-        # The result includes the forced prefix but not the start-of-transcript sequence;
-        # special and timestamp tokens all sort after end-of-text.
-        tokens = [t for t in result.sequences_ids[0] if t < self._eot]
-        seq_len = len(result.sequences_ids[0])
-        avg_logprob = result.scores[0] * seq_len / (seq_len + 1) if result.scores else 0.0
-        return result, tokens, float(avg_logprob)
+        )
+        out = []
+        for result in results:
+            # The result includes the forced prefix but not the start-of-transcript
+            # sequence; special and timestamp tokens all sort after end-of-text.
+            tokens = [t for t in result.sequences_ids[0] if t < self._eot]
+            seq_len = len(result.sequences_ids[0])
+            avg_logprob = result.scores[0] * seq_len / (seq_len + 1) if result.scores else 0.0
+            out.append((result, tokens, float(avg_logprob)))
+        return out
 
     def _align(self, tokenizer: Tokenizer, tokens: list[int],
                encoder_output: ctranslate2.StorageView, num_frames: int) -> tuple[Word, ...]:

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import WhisperEngine
 from bot.config import Config
 from bot.models.embedded import resolve_asr_model
 from bot.mt.router import TranslationRouter
-from bot.pipeline.load import AsrLoad
 from bot.tts.voices import VoiceRegistry
 from bot.workers import Workers
 
@@ -25,8 +25,8 @@ class Engines:
     workers: Workers
     # Optional faster model for interim decodes of English speech (e.g. tiny.en).
     interim_asr: WhisperEngine | None = None
-    # How busy the one ASR thread is, shared by every speaker's recognizer.
-    asr_load: AsrLoad = field(default_factory=AsrLoad)
+    # Every Whisper decode of the process goes through it (bot/asr/scheduler.py).
+    scheduler: RecognitionScheduler = field(default_factory=RecognitionScheduler)
 
     @classmethod
     def load(cls, config: Config, speech: bool = True,
@@ -60,5 +60,6 @@ class Engines:
                    interim_asr=interim)
 
     def close(self) -> None:
+        self.scheduler.close()
         self.router.close()
         self.workers.close()

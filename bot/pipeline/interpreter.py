@@ -18,6 +18,7 @@ import numpy as np
 
 from bot import profanity
 from bot.asr.guards import rejection, trim_repetition
+from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
 from bot.mt.base import TranslationError
@@ -49,13 +50,15 @@ class InterpreterOptions:
 
 class Interpreter:
     def __init__(self, router: TranslationRouter, voices: VoiceRegistry | None,
-                 asr: WhisperEngine, workers: Workers, options: InterpreterOptions,
+                 asr: WhisperEngine, workers: Workers, scheduler: RecognitionScheduler,
+                 options: InterpreterOptions,
                  emit: Callable[[Event], None], clock: Callable[[], float],
                  times: StageTimes) -> None:
         self.router = router
         self.voices = voices
         self.asr = asr
         self.workers = workers
+        self.scheduler = scheduler
         self.options = options
         self.emit = emit
         self.clock = clock
@@ -168,9 +171,9 @@ class Interpreter:
         started = time.perf_counter()
         try:
             terms = self.options.phrases
-            transcript = await self.workers.asr(self.asr.transcribe, final.audio, DecodeOptions(
+            transcript = await self.scheduler.decode(self.asr, final.audio, DecodeOptions(
                 language=final.caption.source_lang, task="translate", beam_size=5,
-                fallback=True, hotwords=hotwords(terms)))
+                fallback=True, hotwords=hotwords(terms)), kind="translate")
             # The same guards as recognition: a looping or improbable translation is dropped
             # (the source caption stands alone) rather than spoken.
             transcript = replace(transcript, text=trim_repetition(transcript.text))

@@ -9,6 +9,7 @@ machine; on a slow machine interims are skipped first (load shedding), finals ne
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.asr.guards import rejection, trim_doubled, trim_repetition
+from bot.asr.load import InterimPlan
+from bot.asr.scheduler import Dropped, RecognitionScheduler
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
 from bot.events import Activity, Caption, Notice, Speaker, Word
@@ -23,7 +26,6 @@ from bot.languages import CHARACTER_SCRIPTS
 from bot.phrases import Phrase, canonical, hotwords
 from bot.pipeline.agreement import Agreement, split_units
 from bot.pipeline.language import LanguageTracker
-from bot.pipeline.load import AsrLoad, InterimPlan
 from bot.pipeline.punctuation import as_sentence, capitalized
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
@@ -182,12 +184,12 @@ class Recognizer:
 
     def __init__(self, speaker: Speaker, asr: WhisperEngine, workers: Workers,
                  options: RecognizerOptions, clock: Callable[[], float],
-                 times: StageTimes, interim_asr: WhisperEngine | None = None,
-                 load: AsrLoad | None = None) -> None:
+                 times: StageTimes, scheduler: RecognitionScheduler,
+                 interim_asr: WhisperEngine | None = None) -> None:
         self.speaker = speaker
         self.asr = asr
         self.interim_asr = interim_asr
-        self.load = load or AsrLoad()
+        self.scheduler = scheduler
         self.workers = workers
         self.options = options
         self.clock = clock
@@ -293,13 +295,20 @@ class Recognizer:
 
     async def _decode(self, stage: str, audio: np.ndarray, options: DecodeOptions,
                       engine: WhisperEngine | None = None) -> Transcript:
+        """A decode through the process's recognition scheduler. Interims of a live speaker
+        go stale after INTERIM_STALE (the scheduler drops them: `Dropped`); fed as fast as
+        possible (`shed_load` off) nothing is stale."""
         started = time.perf_counter()
+        interim = stage == "asr_interim"
+        deadline = None
+        if interim and not self.options.shed_load:
+            deadline = math.inf
         try:
-            return await self.workers.asr((engine or self.asr).transcribe, audio, options)
+            return await self.scheduler.decode(
+                engine or self.asr, audio, options, kind="interim" if interim else "final",
+                speaker=self.speaker.id, deadline=deadline)
         finally:
-            finished = time.perf_counter()
-            self.times.add(stage, finished - started)
-            self.load.record(finished, finished - started)
+            self.times.add(stage, time.perf_counter() - started)
 
     def _decode_language(self, utterance: Utterance) -> tuple[str | None, tuple[str, ...], bool]:
         """(language to force, allowed set, detect) for a decode of this utterance."""
@@ -358,8 +367,8 @@ class Recognizer:
         if length < self.options.first_interim:
             return []
         if self.options.shed_load:
-            plan = self.load.plan(time.perf_counter(), self.options.interim_interval,
-                                  self.options.interim_beam)
+            plan = self.scheduler.plan(self.options.interim_interval,
+                                       self.options.interim_beam)
         else:
             plan = InterimPlan(self.options.interim_interval, self.options.interim_beam)
         if (now - utterance.decoded_until) / RATE < plan.interval:
@@ -378,6 +387,9 @@ class Recognizer:
                 allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
                 hotwords=hotwords(self.options.phrases), context=self._context,
                 context_language=self._context_language), engine)
+        except Dropped:
+            self.times.skipped_interims += 1  # stale or superseded: the next one is due
+            return []
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)
             self.times.fail("asr_interim")

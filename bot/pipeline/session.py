@@ -72,14 +72,14 @@ class SpeakerPipeline:
         # The audio clock reads the recognizer lazily, so it can be handed to it.
         self.clock = clock or self._audio_clock
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
-                                     self.clock, self.times, engines.interim_asr,
-                                     engines.asr_load)
+                                     self.clock, self.times, engines.scheduler,
+                                     engines.interim_asr)
         self._input: asyncio.Queue[np.ndarray | object] = asyncio.Queue(input_chunks)
         self._captions: asyncio.Queue[Caption | FinalUtterance | object] = asyncio.Queue()
         self._events: asyncio.Queue[Event | object] = asyncio.Queue()
         self.interpreter = Interpreter(engines.router, engines.voices, engines.asr,
-                                       engines.workers, options.interpreter, self._emit,
-                                       self.clock, self.times)
+                                       engines.workers, engines.scheduler,
+                                       options.interpreter, self._emit, self.clock, self.times)
         self._queued_samples = 0
         self.dropped_input_seconds = 0.0
         self._tasks: list[asyncio.Task[None]] = []

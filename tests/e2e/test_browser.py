@@ -103,7 +103,9 @@ def test_two_browsers_spanish_to_english(engines, tmp_path):
             started = time.monotonic()
             english = bob.locator("#captions .caption[data-lang=en]").filter(
                 has_text="sands")
-            await english.first.wait_for(timeout=10000)
+            # Generous: this is often the suite's first test (cold caches, a busy machine);
+            # latency is bench.room's to measure, the caption's arrival is this test's.
+            await english.first.wait_for(timeout=30000)
             caption_after = time.monotonic() - started
             # The interpretation track carries speech energy after the caption.
             energy = await wait_for_energy(bob, INTERPRETATION_ENERGY, 15)

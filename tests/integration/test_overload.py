@@ -71,7 +71,7 @@ def test_a_stalled_recognizer_stays_bounded_and_recovers_live(engines):
             pipelines = [p.pipeline for p in room.participants.values() if p.name != "Listener"]
 
             blocker = threading.Event()
-            stall = asyncio.ensure_future(engines.workers.asr(blocker.wait))
+            stall = asyncio.ensure_future(engines.scheduler.call(blocker.wait))
             stalled_at, rss_before = time.monotonic(), rss_mb()
             peak_queue = 0
             while time.monotonic() - stalled_at < STALL:

@@ -1,4 +1,4 @@
-from bot.pipeline.load import AsrLoad, InterimPlan
+from bot.asr.load import AsrLoad, InterimPlan
 
 
 def test_idle_thread_keeps_the_unloaded_schedule() -> None:

@@ -1,9 +1,9 @@
-"""How busy the shared ASR thread is, so each speaker's recognizer can shed interim work.
+"""How busy the recognition thread is, and the interim schedule that follows from it.
 
-One ASR thread serves every speaker. When it is busy most of the time, interim decodes
-(nice to have) crowd out finals (must have): the first rung of the load-shedding ladder is
-fewer and cheaper interims. This keeps a sliding window of decode durations and turns the
-busy share into an interim schedule. Pure: times are passed in.
+One recognition thread (the scheduler's) serves every speaker. When it is busy most of the
+time, interim decodes (nice to have) crowd out finals (must have): the first rung of the
+load-shedding ladder is fewer and cheaper interims. This keeps a sliding window of decode
+durations and turns the busy share into an interim schedule. Pure: times are passed in.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ class AsrLoad:
 
     def plan(self, now: float, interval: float, beam: int) -> InterimPlan:
         """The interim schedule for a recognizer whose unloaded choice is (interval, beam)."""
-        busy = self.busy(now)
+        return self.plan_for(self.busy(now), interval, beam)
+
+    @staticmethod
+    def plan_for(busy: float, interval: float, beam: int) -> InterimPlan:
+        """The load-shedding ladder's interim rungs, for a thread `busy` (0..1)."""
         # One speaker keeps the thread ~50 % busy: that is the normal schedule.
         if busy < 0.65:
             return InterimPlan(interval, beam)

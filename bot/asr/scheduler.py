@@ -1,0 +1,290 @@
+"""One recognition scheduler for every speaker of the process.
+
+Every pipeline (built-in rooms, Janus rooms, files) hands its Whisper decodes here instead of
+running them itself. One thread serves them, because CTranslate2 already uses every core
+inside one call and two concurrent calls would only fight for them. What the thread takes next
+is decided in one place:
+
+- finals (and Whisper's speech->English) before interims; within a kind, earliest deadline
+  first (a final's deadline is when its caption is due, an interim's when it goes stale);
+- an interim that waited past its deadline is dropped, and so is one that a newer request of
+  the same speaker supersedes (its next interim, or its final): their callers get `Dropped`;
+- requests that can share a CTranslate2 call (`whisper.batch_key`: same model, encoder
+  window, task and beam) go together, up to `max_batch`: on a GPU a batch of sixteen costs
+  about what one does; on a 2-core CPU the decoder still gains 1.6-2.4x past eight
+  (bench.batching);
+- if a batched call fails, its requests are retried one by one, so a bad request fails only
+  its own caller;
+- interim spacing and beam (the load-shedding ladder) follow from how busy this thread is
+  (`plan`).
+
+Queue wait, batch size and decode time per request kind go to the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+from bot.asr.load import AsrLoad, InterimPlan
+from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine, batch_key
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["final", "interim", "translate", "call"]
+# Lower runs first. A plain call (tests' stalls, warm-ups) goes ahead of everything.
+RANK: dict[str, int] = {"call": 0, "final": 1, "translate": 1, "interim": 2}
+# How long after submission a final's caption is due; orders finals among themselves.
+FINAL_DUE = 2.0
+INTERIM_DUE = 1.0
+
+
+# Process-wide, like the thread pool they describe: every scheduler of the process adds up.
+QUEUE_WAIT = Histogram("interpres_asr_queue_wait_seconds",
+                       "Time a recognition request waited for the recognition thread.",
+                       ["kind"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8))
+BATCH_SIZE = Histogram("interpres_asr_batch_size", "Requests served by one CTranslate2 call.",
+                       buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64))
+DECODE_SECONDS = Histogram("interpres_asr_decode_seconds",
+                           "Duration of the (batched) call that served a request.", ["kind"],
+                           buckets=(0.05, 0.1, 0.2, 0.4, 0.7, 1, 1.5, 2, 4, 8))
+DROPPED = Counter("interpres_asr_dropped_requests_total",
+                  "Interim decodes dropped unserved: superseded or stale.", ["kind", "reason"])
+QUEUE_DEPTH = Gauge("interpres_asr_queue_depth", "Recognition requests waiting now.")
+
+
+class Dropped(Exception):
+    """The scheduler dropped an interim decode: superseded or past its deadline."""
+
+
+@dataclass(eq=False)
+class Request:
+    kind: str
+    deadline: float
+    speaker: str | None
+    future: Future
+    submitted: float
+    seq: int
+    engine: WhisperEngine | None = None
+    audio: np.ndarray | None = None
+    options: DecodeOptions | None = None
+    call: Callable[[], Any] | None = None
+    key: tuple = ()
+
+    def order(self) -> tuple[int, float, int]:
+        return RANK[self.kind], self.deadline, self.seq
+
+
+@dataclass
+class KindStats:
+    """Per request kind, for benches and tests: what the metrics histograms also get."""
+
+    served: int = 0
+    dropped: int = 0
+    failed: int = 0
+    waits: list[float] = field(default_factory=list)
+    decode_seconds: float = 0.0
+    batches: int = 0
+    batched_items: int = 0
+
+    def keep(self, wait: float) -> None:
+        self.waits.append(wait)
+        del self.waits[:-2000]  # a sliding sample, not a leak
+
+
+class RecognitionScheduler:
+    def __init__(self, max_batch: int = 8, clock: Callable[[], float] = time.monotonic,
+                 name: str = "interpres-asr") -> None:
+        self.max_batch = max_batch
+        self.clock = clock
+        self.load = AsrLoad()
+        self.stats: dict[str, KindStats] = {kind: KindStats() for kind in RANK}
+        self._pending: list[Request] = []
+        self._wake = threading.Condition()
+        self._seq = itertools.count()
+        self._closed = False
+        self._busy_since: float | None = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    # -- submitting (any thread, usually an event loop) -----------------------------------
+
+    async def decode(self, engine: WhisperEngine, audio: np.ndarray, options: DecodeOptions,
+                     kind: Kind = "final", speaker: str | None = None,
+                     deadline: float | None = None) -> Transcript:
+        """Decode on the recognition thread. Raises `Dropped` for an interim that was
+        superseded or went stale, the decode's own error otherwise."""
+        now = self.clock()
+        due = deadline if deadline is not None else now + (
+            INTERIM_DUE if kind == "interim" else FINAL_DUE)
+        request = Request(kind, due, speaker, Future(), now, next(self._seq), engine=engine,
+                          audio=audio, options=options, key=(id(engine),
+                                                             *batch_key(audio, options)))
+        return await self._submit(request)
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the recognition thread, ahead of every decode (warm-ups, and tests
+        that stall recognition on purpose)."""
+        now = self.clock()
+        return await self._submit(Request("call", now, None, Future(), now, next(self._seq),
+                                          call=fn))
+
+    async def _submit(self, request: Request) -> Any:
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the recognition scheduler is closed")
+            if request.speaker is not None:
+                # A speaker's newer request makes its queued interim useless.
+                for old in [r for r in self._pending if r.speaker == request.speaker
+                            and r.kind == "interim"]:
+                    self._pending.remove(old)
+                    self._drop(old, "superseded")
+            self._pending.append(request)
+            QUEUE_DEPTH.set(len(self._pending))
+            self._wake.notify()
+        return await asyncio.wrap_future(request.future)
+
+    # -- load -----------------------------------------------------------------------------
+
+    def plan(self, interval: float, beam: int) -> InterimPlan:
+        """The interim schedule (the first load-shedding rungs), from how busy the thread
+        was lately (the call running now included) and whether finals wait for it."""
+        now = time.perf_counter()
+        with self._wake:
+            finals_wait = any(r.kind != "interim" for r in self._pending)
+            running = now - self._busy_since if self._busy_since is not None else 0.0
+            busy = min(1.0, self.load.busy(now) + running / self.load.window)
+        if finals_wait:
+            busy = max(busy, 0.85)
+        return self.load.plan_for(busy, interval, beam)
+
+    def queued(self) -> int:
+        with self._wake:
+            return len(self._pending)
+
+    # -- the recognition thread -----------------------------------------------------------
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._pending:
+                    return
+                batch = self._next_batch()
+                QUEUE_DEPTH.set(len(self._pending))
+                if batch:
+                    self._busy_since = time.perf_counter()
+            if batch:
+                try:
+                    self._run(batch)
+                finally:
+                    with self._wake:
+                        self._busy_since = None
+
+    def _next_batch(self) -> list[Request]:
+        """Under the lock: drop stale interims, then take the most urgent request and every
+        queued one that can share its call, in order of urgency."""
+        now = self.clock()
+        for request in [r for r in self._pending if r.kind == "interim" and r.deadline < now]:
+            self._pending.remove(request)
+            self._drop(request, "expired")
+        # A cancelled caller (a speaker who left) needs nothing.
+        self._pending = [r for r in self._pending if not r.future.cancelled()]
+        if not self._pending:
+            return []
+        self._pending.sort(key=Request.order)
+        head = self._pending[0]
+        if head.kind == "call":
+            batch = [head]
+        else:
+            batch = [r for r in self._pending if r.kind != "call" and r.key == head.key
+                     ][:self.max_batch]
+        for request in batch:
+            self._pending.remove(request)
+        return [r for r in batch if r.future.set_running_or_notify_cancel()]
+
+    def _run(self, batch: list[Request]) -> None:
+        started = time.perf_counter()
+        now = self.clock()
+        for request in batch:
+            wait = now - request.submitted
+            self.stats[request.kind].keep(wait)
+            QUEUE_WAIT.labels(request.kind).observe(wait)
+        if batch[0].call is not None:
+            self._finish(batch[0], batch[0].call)
+        else:
+            self._decode(batch)
+        seconds = time.perf_counter() - started
+        with self._wake:
+            self.load.record(time.perf_counter(), seconds)
+        BATCH_SIZE.observe(len(batch))
+        for request in batch:
+            stats = self.stats[request.kind]
+            stats.batches += 1
+            stats.batched_items += len(batch)
+            stats.decode_seconds += seconds / len(batch)
+            DECODE_SECONDS.labels(request.kind).observe(seconds)
+
+    def _decode(self, batch: list[Request]) -> None:
+        engine = batch[0].engine
+        assert engine is not None
+        try:
+            results = engine.transcribe_batch([(r.audio, r.options) for r in batch])
+        except Exception:
+            if len(batch) == 1:
+                results = None
+            else:
+                log.warning("a batch of %d decodes failed; retrying them one by one",
+                            len(batch), exc_info=True)
+                for request in batch:
+                    self._finish(request, lambda r=request: engine.transcribe(r.audio, r.options))
+                return
+        if results is None:
+            self._finish(batch[0], lambda: engine.transcribe(batch[0].audio, batch[0].options))
+            return
+        for request, result in zip(batch, results, strict=True):
+            self._finish(request, lambda result=result: _raise_or_return(result))
+
+    def _finish(self, request: Request, produce: Callable[[], Any]) -> None:
+        try:
+            value = produce()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            self.stats[request.kind].failed += 1
+            request.future.set_exception(error)
+        else:
+            self.stats[request.kind].served += 1
+            request.future.set_result(value)
+
+    def _drop(self, request: Request, why: str) -> None:
+        self.stats[request.kind].dropped += 1
+        DROPPED.labels(request.kind, why).inc()
+        if request.future.set_running_or_notify_cancel():
+            request.future.set_exception(Dropped(why))
+
+    def close(self) -> None:
+        """Finish what is running, fail what waits, stop the thread."""
+        with self._wake:
+            self._closed = True
+            for request in self._pending:
+                if request.future.set_running_or_notify_cancel():
+                    request.future.set_exception(RuntimeError("recognition scheduler closed"))
+            self._pending.clear()
+            self._wake.notify_all()
+        self._thread.join(timeout=30)
+
+
+def _raise_or_return(result: Transcript | BaseException) -> Transcript:
+    if isinstance(result, BaseException):
+        raise result
+    return result
