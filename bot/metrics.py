@@ -1,8 +1,12 @@
-"""Operational metrics for `GET /metrics`, in the Prometheus text exposition format.
+"""`GET /metrics`: prometheus-client's exposition of every part's metrics.
 
-`Metrics` belongs to the app state: it watches each participant while they are in a room and
-folds their pipeline's counters into retired totals when their peer connection closes, so a
-counter sums every pipeline, live or past, and never goes down. `exposition` is pure.
+Each part registers its own metrics where it counts (the recognition scheduler its queue
+wait and batch sizes, the pipeline its stage times and latencies, the room its messages):
+module-level prometheus-client objects in the default registry, process-wide like the thread
+and the models they describe, so nothing has to be folded in when a participant leaves. The
+default registry also holds prometheus-client's process collector (CPU seconds, resident
+memory). This module adds what belongs to one app (rooms, participants, peer connections,
+refused requests, event-loop lag) in a registry of its own, and renders both.
 """
 
 from __future__ import annotations
@@ -10,65 +14,28 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.mt.apertium import RESTARTS as ENGINE_RESTARTS
-from bot.room.participant import Participant
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    REGISTRY,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# `*_created` series double every counter's lines and no dashboard of ours reads them.
+disable_created_metrics()
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@dataclass
-class Counters:
-    """Monotonic totals over pipelines; `add` sums two."""
-
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    stage_calls: dict[str, int] = field(default_factory=dict)
-    stage_failures: dict[str, int] = field(default_factory=dict)
-    skipped_interims: int = 0
-    dropped_input_seconds: float = 0.0
-    gap_seconds: float = 0.0
-    dropped_speech_clips: int = 0
-    dropped_speech_seconds: float = 0.0
-    dropped_caption_messages: int = 0
-    sent_caption_messages: int = 0
-
-    def add(self, other: Counters) -> None:
-        for stage, seconds in other.stage_seconds.items():
-            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
-        for stage, calls in other.stage_calls.items():
-            self.stage_calls[stage] = self.stage_calls.get(stage, 0) + calls
-        for stage, failed in other.stage_failures.items():
-            self.stage_failures[stage] = self.stage_failures.get(stage, 0) + failed
-        self.skipped_interims += other.skipped_interims
-        self.dropped_input_seconds += other.dropped_input_seconds
-        self.gap_seconds += other.gap_seconds
-        self.dropped_speech_clips += other.dropped_speech_clips
-        self.dropped_speech_seconds += other.dropped_speech_seconds
-        self.dropped_caption_messages += other.dropped_caption_messages
-        self.sent_caption_messages += other.sent_caption_messages
-
-
-def participant_counters(participant: Participant) -> Counters:
-    counters = Counters(dropped_caption_messages=participant.dropped_messages,
-                        sent_caption_messages=participant.sent_messages)
-    pipeline = participant.pipeline
-    if pipeline is not None:
-        counters.stage_seconds = dict(pipeline.times.seconds)
-        counters.stage_calls = dict(pipeline.times.counts)
-        counters.stage_failures = dict(pipeline.times.failures)
-        counters.skipped_interims = pipeline.times.skipped_interims
-        counters.dropped_input_seconds = pipeline.dropped_input_seconds
-        if participant.audio is not None:
-            counters.gap_seconds = participant.audio.gap_seconds
-        for track in pipeline.interpreter.tracks.values():
-            counters.dropped_speech_clips += track.dropped
-            counters.dropped_speech_seconds += track.dropped_seconds
-    return counters
 
 
 class LoopLag:
@@ -106,42 +73,64 @@ def quantiles(values: list[float], qs: tuple[float, ...]) -> dict[float, float]:
             for q in qs}
 
 
+@dataclass(frozen=True)
+class AppCounts:
+    rooms: int
+    participants: int
+    peer_connections: int
+
+
 class Metrics:
-    def __init__(self) -> None:
-        self.retired = Counters()
+    """One app's own metrics. `counts` reads the app's rooms when scraped."""
+
+    def __init__(self, counts: Callable[[], AppCounts]) -> None:
+        self.counts = counts
         self.loop_lag = LoopLag()
-        self._live: set[Participant] = set()
         # Requests refused before any peer connection existed, by reason (auth, rate, ...).
         self.refused: dict[str, int] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_AppCollector(self))
 
     def refuse(self, reason: str) -> None:
         self.refused[reason] = self.refused.get(reason, 0) + 1
 
-    def watch(self, participant: Participant) -> None:
-        """Count this participant from now on; their totals are kept once they leave. The
-        room closes the peer connection last when someone leaves, after their pipeline."""
-        self._live.add(participant)
+    def exposition(self) -> bytes:
+        """The text format of the process-wide registry and this app's."""
+        return generate_latest(REGISTRY) + generate_latest(self.registry)
 
-        @participant.pc.on("connectionstatechange")
-        def on_state() -> None:
-            if participant.pc.connectionState == "closed":
-                self.retire(participant)
 
-    def retire(self, participant: Participant) -> None:
-        if participant in self._live:
-            self._live.discard(participant)
-            self.retired.add(participant_counters(participant))
+class _AppCollector:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
-    def totals(self) -> Counters:
-        total = Counters()
-        total.add(self.retired)
-        for participant in self._live:
-            total.add(participant_counters(participant))
-        return total
+    def collect(self) -> Iterator[Metric]:
+        counts = self.metrics.counts()
+        yield GaugeMetricFamily("interpres_rooms", "Rooms with at least one participant.",
+                                value=counts.rooms)
+        yield GaugeMetricFamily("interpres_participants", "Participants in all rooms.",
+                                value=counts.participants)
+        yield GaugeMetricFamily("interpres_peer_connections",
+                                "Peer connections not yet closed, joining ones included.",
+                                value=counts.peer_connections)
+        refused = CounterMetricFamily(
+            "interpres_refused_requests",
+            "Join and API requests refused before any peer connection, by reason.",
+            labels=["reason"])
+        for reason, count in sorted(self.metrics.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        lag = GaugeMetricFamily("interpres_event_loop_lag_seconds",
+                                "Lateness of a 10 ms event-loop timer over the last 60 s.",
+                                labels=["quantile"])
+        for q, value in sorted(self.metrics.loop_lag.quantiles().items()):
+            lag.add_metric([f"{q:g}"], value)
+        yield lag
 
 
 @dataclass(frozen=True)
 class ProcessStats:
+    """CPU and memory of another process (benches read the server's from /proc)."""
+
     cpu_seconds: float
     resident_bytes: int
 
@@ -152,111 +141,34 @@ class ProcessStats:
         return cls((int(fields[11]) + int(fields[12])) / TICKS, int(fields[21]) * PAGE)
 
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    kind: str  # "gauge" or "counter"
-    help: str
-    samples: tuple[tuple[dict[str, str], float], ...]
-
-
-def families(rooms: int, participants: int, loop_lag: dict[float, float],
-             process: ProcessStats, counters: Counters, peer_connections: int = 0,
-             refused: dict[str, int] | None = None) -> list[Family]:
-    def one(value: float) -> tuple[tuple[dict[str, str], float], ...]:
-        return (({}, value),)
-
-    def by_stage(values: dict[str, float] | dict[str, int]) -> tuple:
-        return tuple(({"stage": stage}, value) for stage, value in sorted(values.items()))
-
-    return [
-        Family("interpres_rooms", "gauge", "Rooms with at least one participant.", one(rooms)),
-        Family("interpres_participants", "gauge", "Participants in all rooms.",
-               one(participants)),
-        Family("interpres_peer_connections", "gauge",
-               "Peer connections not yet closed, joining ones included.",
-               one(peer_connections)),
-        Family("interpres_refused_requests_total", "counter",
-               "Join and API requests refused before any peer connection, by reason.",
-               tuple(({"reason": r}, n) for r, n in sorted((refused or {}).items()))),
-        Family("interpres_event_loop_lag_seconds", "gauge",
-               "Lateness of a 10 ms event-loop timer over the last 60 s.",
-               tuple(({"quantile": f"{q:g}"}, v) for q, v in sorted(loop_lag.items()))),
-        Family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-               one(process.resident_bytes)),
-        Family("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.",
-               one(process.cpu_seconds)),
-        Family("interpres_stage_seconds_total", "counter",
-               "Compute seconds spent per pipeline stage.", by_stage(counters.stage_seconds)),
-        Family("interpres_stage_calls_total", "counter", "Calls per pipeline stage.",
-               by_stage(counters.stage_calls)),
-        Family("interpres_stage_failures_total", "counter",
-               "Pipeline stage calls that raised (that utterance lost that stage's output).",
-               by_stage(counters.stage_failures)),
-        Family("interpres_engine_restarts_total", "counter",
-               "Engine processes restarted after they died.",
-               tuple(({"engine": e}, n) for e, n in sorted(ENGINE_RESTARTS.items()))),
-        Family("interpres_skipped_interim_decodes_total", "counter",
-               "Interim decodes skipped because recognition was behind.",
-               one(counters.skipped_interims)),
-        Family("interpres_dropped_input_seconds_total", "counter",
-               "Speaker audio dropped to catch up with live.",
-               one(counters.dropped_input_seconds)),
-        Family("interpres_audio_gap_seconds_total", "counter",
-               "Time speakers sent no packets at all, handed to recognition as gaps "
-               "(wall-clock endpointing).", one(counters.gap_seconds)),
-        Family("interpres_dropped_speech_clips_total", "counter",
-               "Synthesized speech clips dropped as stale.", one(counters.dropped_speech_clips)),
-        Family("interpres_dropped_speech_seconds_total", "counter",
-               "Seconds of synthesized speech dropped as stale.",
-               one(counters.dropped_speech_seconds)),
-        Family("interpres_dropped_caption_messages_total", "counter",
-               "Data-channel messages dropped for peers that stopped reading.",
-               one(counters.dropped_caption_messages)),
-        Family("interpres_sent_caption_messages_total", "counter",
-               "Data-channel messages sent to participants.",
-               one(counters.sent_caption_messages)),
-    ]
-
-
-def exposition(families: list[Family]) -> str:
-    """The Prometheus text format (version 0.0.4) of these families."""
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for labels, value in family.samples:
-            label_text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-            name = f"{family.name}{{{label_text}}}" if labels else family.name
-            lines.append(f"{name} {format_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def format_value(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _escape_label(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
 def parse(text: str) -> dict[str, float]:
-    """Samples of an exposition by `name{labels}` as written: enough for tests and benches,
-    not a general parser (no escaped quotes or commas inside label values)."""
+    """Samples of an exposition by `name{labels}`, labels in the order written (the
+    prometheus-client parser underneath): what tests and benches compare."""
     samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.rsplit(" ", 1)
-            samples[key] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return samples
 
+
+def histogram_quantile(samples: dict[str, float], name: str, q: float,
+                       match: str = "") -> float:
+    """The `q` quantile of histogram `name` from `parse`d samples, summed over the children
+    whose labels contain `match` ('lang="en"'; "" for all), read as the upper bound of the
+    bucket it falls in (coarse, as Prometheus' own reading is). NaN when empty."""
+    counts: dict[float, float] = {}
+    for key, value in samples.items():
+        found = re.fullmatch(rf'{re.escape(name)}_bucket\{{(.*)\}}', key)
+        if not found:
+            continue
+        labels = found.group(1)
+        le = re.search(r'(?:^|,)le="([^"]+)"', labels)
+        if le and match in labels:
+            bound = float(le.group(1))
+            counts[bound] = counts.get(bound, 0.0) + value
+    buckets = sorted(counts.items())
+    if not buckets or buckets[-1][1] == 0:
+        return math.nan
+    total = buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= q * total)

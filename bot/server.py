@@ -83,7 +83,7 @@ class State:
         self.engines = engines
         self.store = store
         self.rooms = Rooms()
-        self.metrics = prometheus.Metrics()
+        self.metrics = prometheus.Metrics(self._counts)
         self.ready = asyncio.Event()
         # Why the models could not load (shown by /readyz); None while loading or loaded.
         self.load_error: str | None = None
@@ -100,6 +100,12 @@ class State:
         self.phrase_edits = RateLimiter(PHRASE_EDITS_PER_MINUTE)
         # Interpreter bots in Janus rooms, started on a page's request (a Janus URL set).
         self.janus_bots: JanusBots | None = None
+
+    def _counts(self) -> prometheus.AppCounts:
+        rooms = list(self.rooms.rooms.values())
+        return prometheus.AppCounts(
+            rooms=len(rooms), participants=sum(len(room.participants) for room in rooms),
+            peer_connections=len(self.peer_connections))
 
     def room_phrases(self, room: str) -> tuple[Phrase, ...]:
         """A room's phrase list: its own once someone set one, else the configured one."""
@@ -406,7 +412,6 @@ async def offer(request: Request) -> Response:
         set_audio_prefetch(pc, state.config.jitter_frames)
         participant = await room.join(pc, name, speak, listen,
                                       can_speak=grant is None or grant.speak, profanity=mode)
-        state.metrics.watch(participant)
         with adopting_connect_tasks():
             await pc.setLocalDescription(await pc.createAnswer())
     except Exception as problem:  # aiortc raises many types for bad SDP: all are a 400
@@ -426,13 +431,7 @@ async def offer(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state: State = request.app.state.interpres
-    rooms = list(state.rooms.rooms.values())
-    families = prometheus.families(
-        rooms=len(rooms), participants=sum(len(room.participants) for room in rooms),
-        loop_lag=state.metrics.loop_lag.quantiles(), process=prometheus.ProcessStats.read(),
-        counters=state.metrics.totals(), peer_connections=len(state.peer_connections),
-        refused=state.metrics.refused)
-    return Response(prometheus.exposition(families), media_type=prometheus.CONTENT_TYPE)
+    return Response(state.metrics.exposition(), media_type=prometheus.CONTENT_TYPE)
 
 
 async def transcript(request: Request) -> Response:

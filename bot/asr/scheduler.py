@@ -61,6 +61,9 @@ DECODE_SECONDS = Histogram("interpres_asr_decode_seconds",
 DROPPED = Counter("interpres_asr_dropped_requests_total",
                   "Interim decodes dropped unserved: superseded or stale.", ["kind", "reason"])
 QUEUE_DEPTH = Gauge("interpres_asr_queue_depth", "Recognition requests waiting now.")
+for _kind in ("final", "interim", "translate"):  # graphs show zeros, not "no data"
+    QUEUE_WAIT.labels(_kind)
+    DECODE_SECONDS.labels(_kind)
 
 
 class Dropped(Exception):

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from prometheus_client import Counter
+
 from bot.languages import UnknownLanguage, normalize
 from bot.mt.base import TranslationError
 
@@ -64,7 +66,8 @@ def pipeline_commands(mode_file: Path) -> list[list[str]]:
 
 # Pipelines restarted after a stage died, by engine, for /metrics (process-wide, as the
 # processes are).
-RESTARTS: dict[str, int] = {}
+RESTARTS = Counter("interpres_engine_restarts",
+                   "Engine processes restarted after they died.", ["engine"])
 
 
 class ApertiumTranslator:
@@ -100,7 +103,7 @@ class ApertiumTranslator:
                 try:
                     if not self._running():
                         if self._stages or attempt == 2:
-                            RESTARTS[self.engine] = RESTARTS.get(self.engine, 0) + 1
+                            RESTARTS.labels(self.engine).inc()
                         self._start()
                     reply = self._exchange(request)
                     # A stage that dies makes the ones after it flush a NUL at EOF: such

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from prometheus_client import Histogram
 
 from bot import profanity
 from bot.asr.guards import rejection, trim_repetition
@@ -32,6 +33,10 @@ from bot.tts.voices import VoiceRegistry
 from bot.workers import Workers
 
 log = logging.getLogger(__name__)
+VOICE_LATENCY = Histogram("interpres_interpretation_audio_latency_seconds",
+                          "Utterance end to the start of its interpretation audio, per "
+                          "language (live speakers).", ["lang"],
+                          buckets=(0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 10))
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Interpreter:
         self.asr = asr
         self.workers = workers
         self.scheduler = scheduler
+        self.live = False  # the session sets it: times are on a live speaker's timeline
         self.options = options
         self.emit = emit
         self.clock = clock
@@ -229,6 +235,8 @@ class Interpreter:
             start = track.schedule(now, max(len(samples) for _, _, samples in clips) / 48000)
             if start is None:
                 continue  # behind by more than the track's max lag: stale, dropped, counted
+            if self.live:
+                VOICE_LATENCY.labels(lang).observe(max(0.0, start - caption.t1))
             for said, modes, samples in clips:
                 self.emit(SpeechAudio(segment=caption.segment, lang=lang, text=said,
                                       samples=samples, sample_rate=48000, t0=caption.t0,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from prometheus_client import Counter, Histogram
 
 from bot.asr.guards import rejection, trim_doubled, trim_repetition
 from bot.asr.load import InterimPlan
@@ -132,9 +133,21 @@ class FinalUtterance:
     audio: np.ndarray
 
 
+STAGE_SECONDS = Histogram("interpres_stage_seconds",
+                          "Compute time of one call of a pipeline stage (waits included).",
+                          ["stage"],
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4))
+STAGE_FAILURES = Counter("interpres_stage_failures",
+                         "Pipeline stage calls that raised (that utterance lost that stage's "
+                         "output).", ["stage"])
+SKIPPED_INTERIMS = Counter("interpres_skipped_interim_decodes",
+                           "Interim decodes skipped or dropped because recognition was behind.")
+
+
 @dataclass
 class StageTimes:
-    """Compute seconds per stage, for real-time factors in summaries and metrics."""
+    """Compute seconds per stage, for real-time factors in summaries; the process-wide
+    metrics get every call too."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -144,9 +157,15 @@ class StageTimes:
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
         self.counts[stage] = self.counts.get(stage, 0) + 1
+        STAGE_SECONDS.labels(stage).observe(seconds)
 
     def fail(self, stage: str) -> None:
         self.failures[stage] = self.failures.get(stage, 0) + 1
+        STAGE_FAILURES.labels(stage).inc()
+
+    def skip_interim(self) -> None:
+        self.skipped_interims += 1
+        SKIPPED_INTERIMS.inc()
 
 
 class AudioBuffer:
@@ -249,7 +268,7 @@ class Recognizer:
             keep = (self.segmenter.index - o.start_windows) * WINDOW - int(o.pre_roll * RATE)
             self.buffer.trim(max(self.buffer.start, keep))
         elif backlog > self.options.max_backlog:
-            self.times.skipped_interims += 1
+            self.times.skip_interim()
         elif self.segmenter.silence_seconds >= self.options.quiet_skip:
             pass  # the speaker paused: the pause decode is due soon, keep the ASR thread free
         else:
@@ -388,7 +407,7 @@ class Recognizer:
                 hotwords=hotwords(self.options.phrases), context=self._context,
                 context_language=self._context_language), engine)
         except Dropped:
-            self.times.skipped_interims += 1  # stale or superseded: the next one is due
+            self.times.skip_interim()  # stale or superseded: the next one is due
             return []
         except Exception:
             log.exception("interim decode failed for %s", self.speaker.id)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from prometheus_client import Counter, Histogram
 
 from bot.events import Activity, Caption, Event, Notice, Speaker
 from bot.phrases import Phrase
@@ -31,6 +32,12 @@ from bot.pipeline.recognizer import (
 
 log = logging.getLogger(__name__)
 _END = object()
+DROPPED_INPUT = Counter("interpres_dropped_input_seconds",
+                        "Speaker audio dropped to catch up with live.")
+FINAL_LATENCY = Histogram("interpres_final_caption_latency_seconds",
+                          "Utterance end to its final caption, per caption language (live "
+                          "speakers; source captions in the source language).", ["lang"],
+                          buckets=(0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 10))
 GAP_PIECE = RATE  # a gap reaches the recognizer as digital silence, a second at a time
 
 
@@ -71,6 +78,7 @@ class SpeakerPipeline:
         self._dropped_noticed = -1e9
         # The audio clock reads the recognizer lazily, so it can be handed to it.
         self.clock = clock or self._audio_clock
+        self.live = clock is not None
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
                                      self.clock, self.times, engines.scheduler,
                                      engines.interim_asr)
@@ -80,6 +88,7 @@ class SpeakerPipeline:
         self.interpreter = Interpreter(engines.router, engines.voices, engines.asr,
                                        engines.workers, engines.scheduler,
                                        options.interpreter, self._emit, self.clock, self.times)
+        self.interpreter.live = self.live
         self._queued_samples = 0
         self.dropped_input_seconds = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,6 +97,9 @@ class SpeakerPipeline:
         return self.recognizer.samples_in / RATE
 
     def _emit(self, event: Event) -> None:
+        if self.live and isinstance(event, Caption) and event.final and event.text:
+            # On a live speaker's timeline t1 is when the utterance ended.
+            FINAL_LATENCY.labels(event.lang).observe(max(0.0, event.emitted_at - event.t1))
         self._events.put_nowait(event)
 
     async def __aenter__(self) -> SpeakerPipeline:
@@ -138,6 +150,7 @@ class SpeakerPipeline:
         if ended:
             self._input.put_nowait(_END)
         self.dropped_input_seconds += dropped / RATE
+        DROPPED_INPUT.inc(dropped / RATE)
         now = time.monotonic()
         if now - self._dropped_noticed >= 10.0:  # a stall drops at every push: say it once
             self._dropped_noticed = now

@@ -8,6 +8,13 @@ never dropped; they travel on their own channel.
 
 from __future__ import annotations
 
+from prometheus_client import Counter
+
+DROPPED_CLIPS = Counter("interpres_dropped_speech_clips",
+                        "Synthesized speech clips dropped as stale.")
+DROPPED_SECONDS = Counter("interpres_dropped_speech_seconds",
+                          "Seconds of synthesized speech dropped as stale.")
+
 
 class SpeechQueue:
     """Plans one language's outbound interpretation track: when the queue falls behind,
@@ -46,6 +53,8 @@ class SpeechQueue:
         if start - now > self.max_lag:
             self.dropped += 1
             self.dropped_seconds += duration
+            DROPPED_CLIPS.inc()
+            DROPPED_SECONDS.inc(duration)
             return None
         self._busy_until = start + duration
         return start

@@ -9,10 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection
+from prometheus_client import Counter
 
 from bot.pipeline.session import SpeakerPipeline
 from bot.rtc.speaker_feed import SpeakerFeed
 from bot.rtc.tracks import MixMinusTrack, PcmTrack
+
+SENT_MESSAGES = Counter("interpres_sent_caption_messages",
+                        "Data-channel messages sent to participants.")
+DROPPED_MESSAGES = Counter("interpres_dropped_caption_messages",
+                           "Data-channel messages dropped for peers that stopped reading.")
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ class Participant:
             return False
         if channel.bufferedAmount > MAX_BUFFERED:
             self.dropped_messages += 1
+            DROPPED_MESSAGES.inc()
             return False
         try:
             channel.send(json.dumps(message, ensure_ascii=False))
@@ -62,6 +69,7 @@ class Participant:
             log.debug("send to %s failed", self.id, exc_info=True)
             return False
         self.sent_messages += 1
+        SENT_MESSAGES.inc()
         return True
 
     def public(self) -> dict[str, Any]:

@@ -17,10 +17,14 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from prometheus_client import Counter
 
 from bot.pipeline.session import SpeakerPipeline
 from bot.rtc.inbound import SpeechChunks
 
+GAP_SECONDS = Counter("interpres_audio_gap_seconds",
+                      "Time speakers sent no packets at all, handed to recognition as gaps "
+                      "(wall-clock endpointing).")
 # A jitter buffer holds 40-80 ms and a browser sends a packet every 20 ms: a quarter of a
 # second without any is the sender stopping, not the network's jitter.
 GAP_AFTER = 0.25
@@ -106,4 +110,5 @@ class SpeakerFeed:
                 await self.pipeline.push(rest)
             self.pipeline.push_gap(now - self._covered)
             self.gap_seconds += now - self._covered
+            GAP_SECONDS.inc(now - self._covered)
             self._covered = now

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import subprocess
 import sys
@@ -13,11 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Counters, Family, LoopLag, ProcessStats, exposition, families, parse
+from bot.metrics import LoopLag, ProcessStats, histogram_quantile, parse
 from bot.server import create_app
 from tests.conftest import loopback_config
-from tests.rtc_client import Client
+from tests.rtc_client import Client, ClipTrack, final_caption, voice
 from tests.server_runner import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,38 +37,29 @@ def check_exposition(text: str) -> None:
             assert SAMPLE.match(line), line
 
 
-def test_exposition_of_hand_written_families():
-    text = exposition([
-        Family("a_total", "counter", "Things.\nCounted \\ here.", (({}, 3),)),
-        Family("b", "gauge", "Per stage.",
-               (({"stage": 'x"y'}, 0.25), ({"stage": "z\\"}, float("nan")))),
-    ])
-    assert text == (
-        "# HELP a_total Things.\\nCounted \\\\ here.\n"
-        "# TYPE a_total counter\n"
-        "a_total 3\n"
-        "# HELP b Per stage.\n"
-        "# TYPE b gauge\n"
-        'b{stage="x\\"y"} 0.25\n'
-        'b{stage="z\\\\"} NaN\n')
-    check_exposition(text)
-
-
-def test_families_sum_counters_and_label_quantiles():
-    total = Counters(stage_seconds={"asr_final": 1.5}, stage_calls={"asr_final": 2},
-                     dropped_caption_messages=1)
-    total.add(Counters(stage_seconds={"asr_final": 0.5, "mt": 0.1}, stage_calls={"mt": 1},
-                       dropped_speech_clips=4))
-    text = exposition(families(2, 5, {0.5: 0.001, 0.99: 0.02}, ProcessStats(1.25, 4096), total))
-    check_exposition(text)
+def test_histogram_quantile_reads_the_buckets_of_chosen_children():
+    text = exposition_of({"en": [0.3, 0.6, 0.7, 1.8], "fr": [2.5, 2.6]})
     samples = parse(text)
-    assert samples['interpres_stage_seconds_total{stage="asr_final"}'] == 2.0
-    assert samples['interpres_stage_calls_total{stage="mt"}'] == 1
-    assert samples["interpres_dropped_speech_clips_total"] == 4
-    assert samples["interpres_dropped_caption_messages_total"] == 1
-    assert samples['interpres_event_loop_lag_seconds{quantile="0.99"}'] == 0.02
-    assert samples["interpres_participants"] == 5
-    assert samples["process_resident_memory_bytes"] == 4096
+    assert histogram_quantile(samples, "t_latency_seconds", 0.5, 'lang="en"') == 1.0
+    assert histogram_quantile(samples, "t_latency_seconds", 0.95, 'lang="en"') == 2.0
+    assert histogram_quantile(samples, "t_latency_seconds", 0.95, 'lang="fr"') == 4.0
+    assert histogram_quantile(samples, "t_latency_seconds", 0.5) == 1.0  # 3 of all 6
+    assert histogram_quantile(samples, "t_latency_seconds", 0.99) == 4.0
+    assert math.isnan(histogram_quantile(samples, "t_latency_seconds", 0.5, 'lang="de"'))
+
+
+def exposition_of(values: dict[str, list[float]]) -> str:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    registry = CollectorRegistry()
+    histogram = Histogram("t_latency_seconds", "Test.", ["lang"], buckets=(0.5, 1, 2, 4),
+                          registry=registry)
+    for lang, observed in values.items():
+        for value in observed:
+            histogram.labels(lang).observe(value)
+    text = generate_latest(registry).decode()
+    check_exposition(text)
+    return text
 
 
 def test_loop_lag_forgets_samples_past_its_window():
@@ -126,10 +119,69 @@ def test_metrics_follow_a_participant_joining_and_leaving(engines):
             # The participant is gone; what their pipeline counted is kept.
             sent = left["interpres_sent_caption_messages_total"]
             assert sent >= joined["interpres_sent_caption_messages_total"]
-            assert any(k.startswith("interpres_stage_calls_total") for k in left)
+            assert any(k.startswith("interpres_stage_seconds_count") for k in left)
             check_exposition(await asyncio.to_thread(scrape, url))
 
     asyncio.run(main())
+
+
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "interpres.json"
+
+
+def counts(samples: dict[str, float], name: str, match: str = "") -> float:
+    return sum(v for k, v in samples.items() if k.startswith(f"{name}_count") and match in k)
+
+
+@pytest.mark.slow
+def test_a_sentence_fills_the_latency_histograms_the_dashboard_graphs(engines):
+    """Ana speaks Spanish, Bob listens in English, Carl in French: the scrape after her
+    sentence has one more final-caption latency per caption language, interpretation audio
+    latencies, recognition queue waits and batches; and every metric the Grafana dashboard
+    queries is one the server exposes."""
+    async def main() -> tuple[dict, dict, str]:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            before = parse(await asyncio.to_thread(scrape, url))
+            ana = Client(url, "m", "Ana", "es", "es", mic=ClipTrack(voice("es_leopard"), 1.0))
+            bob = Client(url, "m", "Bob", "en", "en")
+            carl = Client(url, "m", "Carl", "en", "fr")
+            for client in (bob, carl, ana):
+                await client.join()
+            await bob.wait_for(final_caption("en"), timeout=40)
+            await carl.wait_for(final_caption("fr"), timeout=10)
+            after = await until(url, lambda s: counts(
+                s, "interpres_interpretation_audio_latency_seconds", 'lang="fr"') > counts(
+                before, "interpres_interpretation_audio_latency_seconds", 'lang="fr"'), 15)
+            for client in (ana, bob, carl):
+                await client.close()
+            return before, after, await asyncio.to_thread(scrape, url)
+
+    before, after, text = asyncio.run(main())
+    for name, match in [("interpres_final_caption_latency_seconds", 'lang="es"'),
+                        ("interpres_final_caption_latency_seconds", 'lang="en"'),
+                        ("interpres_final_caption_latency_seconds", 'lang="fr"'),
+                        ("interpres_interpretation_audio_latency_seconds", 'lang="en"'),
+                        ("interpres_interpretation_audio_latency_seconds", 'lang="fr"'),
+                        ("interpres_asr_queue_wait_seconds", 'kind="final"'),
+                        ("interpres_asr_queue_wait_seconds", 'kind="interim"'),
+                        ("interpres_asr_batch_size", ""),
+                        ("interpres_stage_seconds", 'stage="asr_final"')]:
+        assert counts(after, name, match) > counts(before, name, match), (name, match)
+    # A caption's latency is seconds, not the speaker's whole timeline.
+    assert histogram_quantile(after, "interpres_final_caption_latency_seconds", 0.5,
+                              'lang="es"') <= 10
+    # What a query may name: every sample name of every family exposed, children or not
+    # yet (a counter with labels has none until its first increment).
+    exposed = set()
+    for family in text_string_to_metric_families(text):
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+        exposed |= {family.name + s for s in suffixes.get(family.type, [""])}
+    queried = set()
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        for target in panel["targets"]:
+            queried |= set(re.findall(r"\b(?:interpres|process)_[a-z0-9_]+", target["expr"]))
+    assert len(queried) >= 15
+    assert queried <= exposed, sorted(queried - exposed)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ the tests run Janus and coturn with. No Docker engine runs here, so nothing is b
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,8 @@ def test_bot_image_is_non_root_with_models_and_a_health_check() -> None:
 
 def test_compose_mounts_the_configs_the_tests_use() -> None:
     services = compose()["services"]
-    assert set(services) == {"interpres", "interpreter", "janus", "coturn"}
+    assert set(services) == {"interpres", "interpreter", "janus", "coturn", "prometheus",
+                             "grafana"}
     mounts = {}
     for name, service in services.items():
         for volume in service.get("volumes", []):
@@ -60,6 +62,30 @@ def test_compose_mounts_the_configs_the_tests_use() -> None:
     for service in services.values():
         assert set(service.get("secrets", [])) <= declared
     assert "deploy/secrets/" in (ROOT / ".gitignore").read_text()
+
+
+def test_compose_provisions_prometheus_and_the_grafana_dashboard() -> None:
+    """Prometheus scrapes the port `interpres serve` listens on; Grafana gets the data
+    source and the dashboard file from the paths its provisioning names; both on loopback."""
+    services = compose()["services"]
+    serve = " ".join(services["interpres"]["entrypoint"])
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == ["127.0.0.1:8000"] and "--port 8000" in serve
+    assert scrape["scrape_configs"][0]["job_name"] == "interpres"
+    assert "--web.listen-address=127.0.0.1:9090" in services["prometheus"]["command"]
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"]
+                  if v.startswith("."))
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())
+    assert source["datasources"][0]["url"] == "http://127.0.0.1:9090"
+    provider = yaml.safe_load((provisioning / "dashboards" / "interpres.yaml").read_text())
+    assert mounts["./grafana/dashboards"] == provider["providers"][0]["options"]["path"]
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "interpres.json").read_text())
+    uid = source["datasources"][0]["uid"]
+    assert all(panel["datasource"]["uid"] == uid for panel in dashboard["panels"])
+    assert services["grafana"]["environment"]["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
 
 
 def test_janus_config_is_locked_down() -> None:
