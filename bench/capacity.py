@@ -1,21 +1,24 @@
 """How many simultaneous speakers one server holds, as listeners feel it.
 
     python -m bench.capacity [--listeners 10] [--languages en,fr] [--step-seconds 60]
-                             [--min-speakers 1] [--max-speakers 4] [--quick]
+                             [--min-speakers 1] [--max-speakers 4] [--rooms 1] [--quick]
                              [--out bench/results/capacity.json]
     python -m bench.capacity --soak-minutes 30 --max-speakers 2 [--warmup-minutes 5]
 
 Starts `interpres serve` as a subprocess (ICE on loopback, transcripts off) and real aiortc
 clients in this process, niced below the server (they would be on other machines): a fixed
-set of silent listeners spread over the listen languages, then steps of N = 1, 2, ...
-speakers, each looping a different clip from ../shared/audio with about 1 s of silence
-between plays (speak "auto"). Per step: utterance end -> final caption in each listener's
-language (p50, p95, first half against second half of the step, to see a backlog grow),
-interim source captions per speaker per second, the shed and dropped counters (deltas of
-the server's /metrics), event-loop lag p99 (/metrics, a 60 s window), server CPU and RSS
-(/proc of the server process). A step holds when final-caption p95 <= 2 s, the second half
-is not more than 0.5 s slower than the first, and no input audio was dropped; ramping stops
-at the first step that does not. The clients' CPU is reported apart and is not the server's.
+set of silent listeners spread over the rooms (--rooms, one by default) and the listen
+languages, then steps of N = 1, 2, ... speakers in every room, each looping a different clip
+from ../shared/audio with about 1 s of silence between plays (speak "auto"). Per step:
+utterance end -> final caption at each listener of the speaker's room (p50, p95, first half
+against second half of the step, to see a backlog grow), interim source captions per
+speaker per second, the shed and dropped counters and the recognition scheduler's queue
+wait per request kind (p50/p95 as histogram bucket bounds), mean batch size and dropped
+interims (deltas of the server's /metrics), event-loop lag p99 (/metrics, a 60 s window),
+server CPU and RSS (/proc of the server process). A step holds when final-caption p95 <=
+2 s, the second half is not more than 0.5 s slower than the first, and no input audio and no
+interpretation audio was dropped; ramping stops at the first step that does not. The
+clients' CPU is reported apart and is not the server's.
 
 --soak-minutes holds one load for that long instead: RSS, CPU and loop lag every 30 s, the
 RSS slope (MB/min) fitted after the warm-up, final-caption latency per sixth of the run.
@@ -27,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -43,7 +47,7 @@ from bench.room import free_port, start_server
 from bot.audio_io import read_audio
 from bot.client import ClipTrack
 from bot.client import RoomClient as Client
-from bot.metrics import ProcessStats, parse
+from bot.metrics import ProcessStats, histogram_quantile, parse
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.tracks import FRAME, PacedTrack
 from bot.tts.resample import to_int16_48k
@@ -142,6 +146,26 @@ def measure(step: Step, speakers: list[Client], listeners: list[Client],
                     step.latencies.append((end, arrived - end))
 
 
+def scheduler_figures(before: dict[str, float], after: dict[str, float]) -> dict:
+    """The recognition scheduler over one step, from /metrics deltas: queue wait p50/p95
+    per request kind (histogram bucket bounds), mean batch size, interims dropped."""
+    delta = {key: value - before.get(key, 0.0) for key, value in after.items()}
+    waits = {}
+    for kind in ("final", "interim", "translate"):
+        match = f'kind="{kind}"'
+        p50 = histogram_quantile(delta, "interpres_asr_queue_wait_seconds", 0.5, match)
+        p95 = histogram_quantile(delta, "interpres_asr_queue_wait_seconds", 0.95, match)
+        if not math.isnan(p50):
+            waits[kind] = {"p50_le": p50, "p95_le": p95}
+    batches = delta.get("interpres_asr_batch_size_count", 0.0)
+    dropped = sum(v for k, v in delta.items()
+                  if k.startswith("interpres_asr_dropped_requests_total"))
+    return {"queue_wait_s": waits,
+            "mean_batch_size": round(delta.get("interpres_asr_batch_size_sum", 0.0) / batches,
+                                     2) if batches else None,
+            "interims_dropped_by_scheduler": round(dropped)}
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -153,31 +177,37 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: list[np.ndarray],
-                   seconds: float) -> dict:
-    step = Step(n)
+async def run_step(url: str, pid: int, n: int, rooms: dict[str, list[Client]],
+                   speech: list[np.ndarray], seconds: float) -> dict:
+    """`n` speakers in each room for `seconds`; the figures of the utterances that ended
+    inside the step, at every listener of the speaker's room."""
+    step = Step(n * len(rooms))
     before, cpu0, own0 = fetch_metrics(url), ProcessStats.read(pid), ProcessStats.read()
     started = time.monotonic()
-    speakers = [Client(url, "capacity", f"S{i + 1}", "auto", listeners[0].listen,
-                       mic=LoopTrack(speech[i % len(speech)], delay=0.5)) for i in range(n)]
-    for speaker in speakers:
+    speakers: dict[str, list[Client]] = {}
+    for r, (room, listeners) in enumerate(rooms.items()):
+        speakers[room] = [Client(url, room, f"S{r + 1}.{i + 1}", "auto", listeners[0].listen,
+                                 mic=LoopTrack(speech[(r * n + i) % len(speech)], delay=0.5))
+                          for i in range(n)]
+    everyone = [speaker for group in speakers.values() for speaker in group]
+    for speaker in everyone:
         await speaker.join()
-    await wait_open(speakers)
-    for speaker in speakers:  # source captions too, to know when each utterance ended
+    await wait_open(everyone)
+    for speaker in everyone:  # source captions too, to know when each utterance ended
         speaker.send({"type": "listen", "lang": speaker.listen, "source": True})
     await asyncio.sleep(seconds)
     ended = time.monotonic()
     after, cpu1, own1 = fetch_metrics(url), ProcessStats.read(pid), ProcessStats.read()
     await asyncio.sleep(GRACE)
-    measure(step, speakers, listeners, (started, ended))
-    for speaker in speakers:
+    for room, listeners in rooms.items():
+        measure(step, speakers[room], listeners, (started, ended))
+    for speaker in everyone:
         await speaker.close()
-    for listener in listeners:
+    for listener in (c for group in rooms.values() for c in group):
         listener.messages.clear()
         listener.mix.clear()
         listener.interpretation.clear()
     await asyncio.sleep(2.0)
-
     wall = ended - started
     values = [latency for _, latency in step.latencies]
     middle = started + wall / 2
@@ -191,9 +221,10 @@ async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: 
               for key, name in COUNTERS.items()}
     p95 = percentile(values, 0.95)
     holds = (p95 is not None and p95 <= P95_LIMIT and not growth
-             and deltas["dropped_input_seconds"] == 0)
+             and deltas["dropped_input_seconds"] == 0 and deltas["dropped_speech_clips"] == 0)
     return {
         "speakers": n,
+        "rooms": len(rooms),
         "finals": len(values),
         "missing_finals": step.missing,
         "final_latency_s": {"p50": rounded(percentile(values, 0.5)), "p95": rounded(p95),
@@ -203,6 +234,7 @@ async def run_step(url: str, pid: int, n: int, listeners: list[Client], speech: 
         "backlog_grows": growth,
         "interims_per_speaker_per_s": round(statistics.mean(step.interims) / wall, 2),
         **deltas,
+        **scheduler_figures(before, after),
         "event_loop_lag_p99_s": rounded(after.get('interpres_event_loop_lag_seconds'
                                                   '{quantile="0.99"}'), 4),
         "server_cpu_percent": round(100 * (cpu1.cpu_seconds - cpu0.cpu_seconds) / wall, 1),
@@ -218,12 +250,15 @@ class Bench:
     url: str
     speech: list[np.ndarray]  # the clips, 48 kHz int16
     listeners: list[Client]
+    rooms: dict[str, list[Client]]  # the same listeners, by room
 
 
 @contextlib.asynccontextmanager
-async def serving(listener_count: int, languages: list[str], room: str,
+async def serving(listener_count: int, languages: list[str], room: str | list[str],
                   nice: bool = True) -> AsyncIterator[Bench]:
-    """The server as a subprocess and `listener_count` silent listeners in `room`."""
+    """The server as a subprocess and `listener_count` silent listeners spread over the
+    rooms, each room getting every listen language in turn."""
+    rooms = [room] if isinstance(room, str) else room
     restrict_host_addresses(["127.0.0.1"])
     speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
     port = free_port()
@@ -231,14 +266,16 @@ async def serving(listener_count: int, languages: list[str], room: str,
     if nice:
         clients_yield_cpu()
     url = f"http://127.0.0.1:{port}"
-    listeners = [Client(url, room, f"L{i + 1}", "auto", languages[i % len(languages)],
-                        mic=ClipTrack())
+    listeners = [Client(url, rooms[i % len(rooms)], f"L{i + 1}", "auto",
+                        languages[(i // len(rooms)) % len(languages)], mic=ClipTrack())
                  for i in range(listener_count)]
+    by_room = {name: [c for i, c in enumerate(listeners) if i % len(rooms) == rooms.index(name)]
+               for name in rooms}
     try:
         for listener in listeners:
             await listener.join()
         await wait_open(listeners)
-        yield Bench(server, url, speech, listeners)
+        yield Bench(server, url, speech, listeners, by_room)
         for listener in listeners:
             await listener.close()
     finally:
@@ -247,13 +284,14 @@ async def serving(listener_count: int, languages: list[str], room: str,
 
 
 async def run(listener_count: int, languages: list[str], seconds: float,
-              max_speakers: int, min_speakers: int = 1) -> dict:
+              max_speakers: int, min_speakers: int = 1, rooms: int = 1) -> dict:
     steps: list[dict] = []
-    async with serving(listener_count, languages, "capacity") as bench:
+    names = ["capacity"] if rooms == 1 else [f"capacity-{r + 1}" for r in range(rooms)]
+    async with serving(listener_count, languages, names) as bench:
         for n in range(min_speakers, max_speakers + 1):
-            print(f"step: {n} speaker(s), {listener_count} listeners, {seconds:g} s…",
-                  file=sys.stderr)
-            steps.append(await run_step(bench.url, bench.server.pid, n, bench.listeners,
+            print(f"step: {n} speaker(s) in each of {rooms} room(s), {listener_count} "
+                  f"listeners, {seconds:g} s…", file=sys.stderr)
+            steps.append(await run_step(bench.url, bench.server.pid, n, bench.rooms,
                                         bench.speech, seconds))
             if not steps[-1]["holds"]:
                 break
@@ -262,9 +300,9 @@ async def run(listener_count: int, languages: list[str], seconds: float,
         "capacity_speakers": max(held) if held else 0,
         "criterion": f"final-caption p95 <= {P95_LIMIT} s, second-half median at most "
                      f"{GROWTH_LIMIT} s above first-half, no input audio dropped",
-        "config": {"listeners": listener_count, "languages": languages,
+        "config": {"listeners": listener_count, "languages": languages, "rooms": rooms,
                    "step_seconds": seconds, "max_speakers": max_speakers,
-                   "clips": CLIPS[:max_speakers]},
+                   "clips": CLIPS[:max_speakers * rooms]},
         "steps": steps,
         "note": "clients (speakers and listeners) run in the bench process: client_cpu_percent "
                 "is that process; server_cpu_percent is the server process alone",
@@ -409,11 +447,13 @@ def soak_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-COLUMNS = [("speakers", "N"), ("finals", "finals"), ("missing_finals", "miss"),
+COLUMNS = [("rooms", "rooms"), ("speakers", "N"), ("finals", "finals"), ("missing_finals", "miss"),
            ("p50", "p50 s"), ("p95", "p95 s"), ("first_half_median", "1st½ s"),
            ("second_half_median", "2nd½ s"), ("interims_per_speaker_per_s", "int/s"),
            ("skipped_interim_decodes", "skip"), ("dropped_input_seconds", "drop in s"),
            ("dropped_speech_clips", "drop clip"), ("dropped_caption_messages", "drop msg"),
+           ("final_wait_p95", "fin wait"), ("interim_wait_p95", "int wait"),
+           ("mean_batch_size", "batch"), ("interims_dropped_by_scheduler", "int drop"),
            ("event_loop_lag_p99_s", "lag p99"), ("server_cpu_percent", "srv cpu%"),
            ("server_rss_mb", "rss MB"), ("client_cpu_percent", "cli cpu%"), ("holds", "holds")]
 
@@ -421,7 +461,10 @@ COLUMNS = [("speakers", "N"), ("finals", "finals"), ("missing_finals", "miss"),
 def table(steps: list[dict]) -> str:
     rows = [[label for _, label in COLUMNS]]
     for step in steps:
-        flat = {**step, **step["final_latency_s"]}
+        waits = step["queue_wait_s"]
+        flat = {**step, **step["final_latency_s"],
+                "final_wait_p95": waits.get("final", {}).get("p95_le"),
+                "interim_wait_p95": waits.get("interim", {}).get("p95_le")}
         rows.append([str(flat[key]) for key, _ in COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
@@ -434,7 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", default="en,fr")
     parser.add_argument("--step-seconds", type=float, default=60.0)
     parser.add_argument("--min-speakers", type=int, default=1, help="the first step")
-    parser.add_argument("--max-speakers", type=int, default=4)
+    parser.add_argument("--max-speakers", type=int, default=4,
+                        help="the last step (speakers per room)")
+    parser.add_argument("--rooms", type=int, default=1,
+                        help="rooms at once: listeners spread over them, each step puts N "
+                             "speakers in every room")
     parser.add_argument("--quick", action="store_true",
                         help="1 speaker, 2 listeners, 20 s: a smoke test")
     parser.add_argument("--soak-minutes", type=float, default=0.0,
@@ -464,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
     report = asyncio.run(run(args.listeners, languages, args.step_seconds, args.max_speakers,
-                             min(args.min_speakers, args.max_speakers)))
+                             min(args.min_speakers, args.max_speakers), args.rooms))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report["steps"]), file=sys.stderr)

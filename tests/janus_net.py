@@ -85,6 +85,18 @@ def offering_only(address: str) -> Iterator[None]:
         restrict_host_addresses(None)
 
 
+def _remove_orphans(prefix: str) -> None:
+    """Namespaces of this prefix left by a test run that was killed (its process is gone)
+    hold the same addresses and would take this run's traffic: remove them."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        name = line.split()[0] if line.split() else ""
+        pid = name[len(prefix):]
+        if name.startswith(prefix) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            subprocess.run(["ip", "link", "del", f"{name}-h"], capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 @contextlib.contextmanager
 def private_network(prefix: str, host_ip: str, namespace_ip: str) -> Iterator[str]:
     """A network namespace joined to this one by a veth pair: yields its name. The host end
@@ -93,6 +105,7 @@ def private_network(prefix: str, host_ip: str, namespace_ip: str) -> Iterator[st
         raise RuntimeError("these tests need root (network namespaces); CI runs as root")
     namespace = f"{prefix}{os.getpid() % 100000}"
     host_end = f"{namespace}-h"
+    _remove_orphans(prefix)
     subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
     subprocess.run(["ip", "link", "del", host_end], capture_output=True)
     _ip("netns", "add", namespace)

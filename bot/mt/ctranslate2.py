@@ -193,7 +193,8 @@ class _Batcher:
 
     Whoever finds no batch running becomes the runner and keeps running batches until no
     request is waiting; the others just wait for their result. No timer: a lone request
-    runs at once, and requests that arrive during a batch form the next one.
+    runs at once, and requests that arrive during a batch form the next one. A failed batch
+    is retried one request at a time, so only the bad request's caller gets the error.
     """
 
     def __init__(self, run: Callable[[list[Request]], list[str]], max_batch: int) -> None:
@@ -227,9 +228,18 @@ class _Batcher:
             self.batches += 1
             try:
                 texts = self._run([request for request, _ in batch])
-            except Exception as error:  # every caller of this batch gets the failure
-                for _, future in batch:
-                    future.set_exception(error)
+            except Exception as error:
+                if len(batch) == 1:
+                    batch[0][1].set_exception(error)
+                    continue
+                # As the recognition scheduler does: one bad request fails only its caller.
+                log.warning("a translation batch of %d failed; retrying one by one",
+                            len(batch), exc_info=True)
+                for request, future in batch:
+                    try:
+                        future.set_result(self._run([request])[0])
+                    except Exception as single:  # noqa: BLE001 - handed to its caller
+                        future.set_exception(single)
                 continue
             for (_, future), text in zip(batch, texts, strict=True):
                 future.set_result(text)

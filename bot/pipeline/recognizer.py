@@ -8,6 +8,7 @@ machine; on a slow machine interims are skipped first (load shedding), finals ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -198,14 +199,29 @@ class AudioBuffer:
 Output = Caption | Notice | FinalUtterance | Activity
 
 
+@dataclass(eq=False)
+class _InFlight:
+    """An interim decode submitted and not yet turned into a caption."""
+
+    utterance: Utterance
+    task: asyncio.Future[Transcript]
+    end: int  # the sample its audio ends at
+    engine: WhisperEngine | None
+
+
 class Recognizer:
     """Per-speaker state; `feed` returns the events produced by one batch of audio."""
 
     def __init__(self, speaker: Speaker, asr: WhisperEngine, workers: Workers,
                  options: RecognizerOptions, clock: Callable[[], float],
                  times: StageTimes, scheduler: RecognitionScheduler,
-                 interim_asr: WhisperEngine | None = None) -> None:
+                 interim_asr: WhisperEngine | None = None,
+                 wake: Callable[[], None] | None = None) -> None:
+        """`wake` is called (on the loop) when an interim decode in flight is back, so the
+        caller can `collect` it without waiting for more audio."""
         self.speaker = speaker
+        self.wake = wake
+        self._in_flight: _InFlight | None = None
         self.asr = asr
         self.interim_asr = interim_asr
         self.scheduler = scheduler
@@ -232,7 +248,7 @@ class Recognizer:
         """Recognise one piece of audio. `gap`: the piece is silence standing for time when
         no audio arrived; the utterance then ends at its first pause, complete or not (the
         speaker's packets stopped: waiting for more words would only delay the final)."""
-        out: list[Output] = []
+        out: list[Output] = self.collect()
         self.buffer.append(audio)
         started = time.perf_counter()
         if self.vad.cheap(audio):  # digital silence: no model run, no thread hop
@@ -383,8 +399,8 @@ class Recognizer:
         assert utterance is not None
         now = self.buffer.end
         length = (now - utterance.start) / RATE
-        if length < self.options.first_interim:
-            return []
+        if length < self.options.first_interim or self._in_flight is not None:
+            return []  # one interim at a time per speaker
         if self.options.shed_load:
             plan = self.scheduler.plan(self.options.interim_interval,
                                        self.options.interim_beam)
@@ -400,19 +416,46 @@ class Recognizer:
         # An English-only model (tiny.en) is cheaper for interims once the language is
         # settled as English; the final decode always uses the main model.
         engine = self.interim_asr if self.interim_asr and utterance.language == "en" else None
-        try:
-            transcript = await self._decode("asr_interim", audio, DecodeOptions(
-                language=language, allowed=allowed, prefix=prefix, detect=detect,
-                allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
-                hotwords=hotwords(self.options.phrases), context=self._context,
-                context_language=self._context_language), engine)
-        except Dropped:
+        decode = self._decode("asr_interim", audio, DecodeOptions(
+            language=language, allowed=allowed, prefix=prefix, detect=detect,
+            allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
+            hotwords=hotwords(self.options.phrases), context=self._context,
+            context_language=self._context_language), engine)
+        flight = _InFlight(utterance, asyncio.ensure_future(decode), now, engine)
+        if not self.options.shed_load:
+            # Fed as fast as possible (files): wait for every interim, as a listener would
+            # have seen it; the run stays deterministic.
+            await asyncio.wait({flight.task})
+            return self._interim_caption(flight)
+        # Live: recognition goes on while the interim waits its turn, so a pause is noticed
+        # and the final submitted at once (superseding the interim if it is still queued).
+        self._in_flight = flight
+        if self.wake is not None:
+            flight.task.add_done_callback(lambda _: self.wake())  # type: ignore[misc]
+        return []
+
+    def collect(self) -> list[Output]:
+        """The caption of the interim decode in flight, once it is back (live speakers)."""
+        flight = self._in_flight
+        if flight is None or not flight.task.done():
+            return []
+        self._in_flight = None
+        return self._interim_caption(flight)
+
+    def _interim_caption(self, flight: _InFlight) -> list[Output]:
+        utterance = flight.utterance
+        if utterance is not self.utterance or flight.task.cancelled():
+            return []  # the utterance ended meanwhile: its final says it all
+        error = flight.task.exception()
+        if isinstance(error, Dropped):
             self.times.skip_interim()  # stale or superseded: the next one is due
             return []
-        except Exception:
-            log.exception("interim decode failed for %s", self.speaker.id)
+        if error is not None:
+            log.error("interim decode failed for %s", self.speaker.id, exc_info=error)
             self.times.fail("asr_interim")
             return []
+        transcript = flight.task.result()
+        length = (flight.end - utterance.start) / RATE
         self._gather_language(utterance, transcript)
         lang = transcript.language
         text = canonical(trim_doubled(trim_repetition(transcript.text)), self.options.phrases)
@@ -433,8 +476,8 @@ class Recognizer:
             segment=self._segment_id(utterance), rev=utterance.rev, final=False,
             speaker=self.speaker, source_lang=lang, lang=lang, text=shown,
             committed=committed,
-            t0=utterance.start / RATE, t1=now / RATE,
-            engine=f"whisper:{(engine or self.asr).name}",
+            t0=utterance.start / RATE, t1=flight.end / RATE,
+            engine=f"whisper:{(flight.engine or self.asr).name}",
             emitted_at=self.clock(), language_settled=utterance.language == lang)]
 
     async def _final_decode(self, utterance: Utterance, audio: np.ndarray
@@ -485,6 +528,9 @@ class Recognizer:
         utterance = self.utterance
         assert utterance is not None
         self.utterance = None
+        if self._in_flight is not None:  # its caption would come after the final
+            self._in_flight.task.cancel()
+            self._in_flight = None
         speech = (end - utterance.start) / RATE
         committed = utterance.agreement.committed_text if utterance.agreement else ""
         if not keep and not utterance.shown:

@@ -10,6 +10,7 @@ iterates `events()` until it is exhausted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,7 @@ from bot.pipeline.recognizer import (
 
 log = logging.getLogger(__name__)
 _END = object()
+_WAKE = object()  # an interim decode is back (see _wake)
 DROPPED_INPUT = Counter("interpres_dropped_input_seconds",
                         "Speaker audio dropped to catch up with live.")
 FINAL_LATENCY = Histogram("interpres_final_caption_latency_seconds",
@@ -81,7 +83,7 @@ class SpeakerPipeline:
         self.live = clock is not None
         self.recognizer = Recognizer(speaker, engines.asr, engines.workers, options.recognizer,
                                      self.clock, self.times, engines.scheduler,
-                                     engines.interim_asr)
+                                     engines.interim_asr, wake=self._wake)
         self._input: asyncio.Queue[np.ndarray | object] = asyncio.Queue(input_chunks)
         self._captions: asyncio.Queue[Caption | FinalUtterance | object] = asyncio.Queue()
         self._events: asyncio.Queue[Event | object] = asyncio.Queue()
@@ -95,6 +97,11 @@ class SpeakerPipeline:
 
     def _audio_clock(self) -> float:
         return self.recognizer.samples_in / RATE
+
+    def _wake(self) -> None:
+        """An interim decode is back: let the recognition loop collect it now."""
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes it anyway
+            self._input.put_nowait(_WAKE)
 
     def _emit(self, event: Event) -> None:
         if self.live and isinstance(event, Caption) and event.final and event.text:
@@ -144,8 +151,8 @@ class SpeakerPipeline:
                 dropped += len(item)
             elif isinstance(item, _Gap):
                 gap += item.samples
-            else:
-                ended = True
+            elif item is _END:
+                ended = True  # (a _WAKE needs no keeping: the next item collects)
         self._input.put_nowait(_Gap(dropped + gap))
         if ended:
             self._input.put_nowait(_END)
@@ -201,14 +208,16 @@ class SpeakerPipeline:
                 chunks = [await self._input.get()]
                 while not self._input.empty():
                     chunks.append(self._input.get_nowait())
-                if chunks[-1] is _END:
-                    chunks.pop()
+                if any(chunk is _END for chunk in chunks):  # a _WAKE may come after it
+                    chunks = chunks[:next(i for i, c in enumerate(chunks) if c is _END)]
                     ended = True
                 for data, gap in self._pieces(chunks):
                     self._queued_samples -= len(data)
                     for item in await self.recognizer.feed(
                             data, backlog=self._queued_samples / RATE, gap=gap):
                         self._route(item)
+                for item in self.recognizer.collect():  # an interim back while no audio came
+                    self._route(item)
             for item in await self.recognizer.flush():
                 self._route(item)
         except Exception as error:

@@ -102,6 +102,31 @@ def test_a_failed_batch_fails_its_callers_not_the_model(m2m: CTranslate2Model) -
     assert m2m.translate("Hello world.", "en", "fr") == "Bonjour le monde."
 
 
+def test_a_bad_request_in_a_shared_batch_fails_only_its_caller(m2m: CTranslate2Model) -> None:
+    """Eight callers at once, one asking for a pair the model does not serve: the batch
+    fails, its requests are retried one by one, the seven others get their translation."""
+    from bot.mt.base import TranslationError
+
+    results: dict[int, str | Exception] = {}
+    start = threading.Barrier(8)
+
+    def call(i: int) -> None:
+        start.wait()
+        try:
+            target = "ja" if i == 3 else "fr"
+            results[i] = m2m.translate(MULTI["en"][i % 4], "en", target)
+        except TranslationError as error:
+            results[i] = error
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(results.pop(3), TranslationError)
+    assert results == {i: MULTI["fr"][i % 4] for i in results} and len(results) == 7
+
+
 def test_router_prefers_neural_pairs_and_multilingual_over_pivots(tiny_models: Path,
                                                                     monkeypatch) -> None:
     from bot.config import Config
