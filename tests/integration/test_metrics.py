@@ -107,9 +107,12 @@ def test_metrics_follow_a_participant_joining_and_leaving(engines):
             assert 0 <= lag < 1
             assert samples["process_resident_memory_bytes"] > 0
 
+            # Counters are process-wide (earlier tests' messages count too): compare.
+            sent_before = samples["interpres_sent_caption_messages_total"]
             bob = Client(url, "metrics", "Bob", "en", "en")
             await bob.join()
-            joined = await until(url, lambda s: s["interpres_sent_caption_messages_total"] > 0, 15)
+            joined = await until(url, lambda s: s["interpres_participants"] == 1 and s[
+                "interpres_sent_caption_messages_total"] > sent_before, 15)
             assert joined["interpres_participants"] == 1
             assert joined["interpres_rooms"] == 1
             await bob.close()
