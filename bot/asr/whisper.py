@@ -105,11 +105,17 @@ def encoder_window(num_frames: int, margin_frames: int) -> int:
     return min(MAX_FRAMES, -(-(num_frames + margin_frames) // WINDOW_STEP) * WINDOW_STEP)
 
 
+def frame_count(samples: int) -> int:
+    """Log-mel frames the feature extractor makes of `samples` (10 ms hops, centred: one
+    more than whole hops), at most Whisper's window."""
+    return min(samples // (SAMPLE_RATE // FRAMES_PER_SECOND) + 1, MAX_FRAMES)
+
+
 def batch_key(audio: np.ndarray, options: DecodeOptions) -> tuple:
     """Decodes with equal keys can share one CTranslate2 call: the same encoder window, task
-    and beam (log-mel frames are 10 ms, so the frame count follows from the samples)."""
-    frames = min(len(audio) // (SAMPLE_RATE // FRAMES_PER_SECOND), MAX_FRAMES)
-    return (encoder_window(frames, options.margin_frames), options.task, options.beam_size)
+    and beam. The window is the one `_features` pads to, so equal keys stack."""
+    return (encoder_window(frame_count(len(audio)), options.margin_frames), options.task,
+            options.beam_size)
 
 
 def filter_languages(probs: dict[str, float], allowed: tuple[str, ...],
@@ -182,8 +188,10 @@ class WhisperEngine:
 
     def _features(self, audio: np.ndarray, margin_frames: int) -> tuple[np.ndarray, int]:
         features = self._model.feature_extractor(audio)
-        num_frames = min(features.shape[-1], MAX_FRAMES)
-        window = encoder_window(num_frames, margin_frames)
+        # The window follows from the sample count alone, as in `batch_key`, so that items
+        # of one batch always stack.
+        window = encoder_window(frame_count(len(audio)), margin_frames)
+        num_frames = min(features.shape[-1], window)
         padded = np.zeros((features.shape[0], window), dtype=np.float32)
         padded[:, :num_frames] = features[:, :num_frames]
         return padded, num_frames

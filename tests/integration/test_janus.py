@@ -143,6 +143,17 @@ def test_publishers_leaving_and_joining_are_followed(janus: Janus, engines: Engi
     asyncio.run(main())
 
 
+async def ask_until_feed(room: JanusRoom, participant: Participant, lang: str,
+                         seconds: float = 20) -> None:
+    """Janus relays a publisher's data only once the bot's subscription carries it, which
+    may come a moment after her audio; the page says it again for the same reason."""
+    deadline = time.monotonic() + seconds
+    while lang not in room.feeds and time.monotonic() < deadline:
+        participant.send({"type": "listen", "lang": lang})
+        await asyncio.sleep(1.0)
+    await wait_for(lambda: lang in room.feeds, 1, f"a feed in {lang}")
+
+
 def test_a_participant_asks_for_a_language(janus: Janus, engines: Engines) -> None:
     async def main() -> None:
         carla = Participant(janus.url, ROOM, "Carla", voice("en_leopard"), delay=6.0)
@@ -150,8 +161,7 @@ def test_a_participant_asks_for_a_language(janus: Janus, engines: Engines) -> No
         async with bot_in_room(janus, engines) as room:
             try:
                 await publish_and_wait(room, carla)
-                carla.send({"type": "listen", "lang": "es"})
-                await wait_for(lambda: "es" in room.feeds, 20, "a Spanish feed")
+                await ask_until_feed(room, carla, "es")
                 await spanish.subscribe()
                 await wait_for(lambda: any(c["lang"] == "es" for c in spanish.captions()), 40,
                                "Carla's words in Spanish")
@@ -169,14 +179,8 @@ def test_a_language_nobody_asks_for_again_is_dropped(janus: Janus, engines: Engi
         async with bot_in_room(janus, engines, idle_seconds=3.0) as room:
             try:
                 await publish_and_wait(room, dora)
-                # Janus relays a publisher's data only once the bot's subscription carries
-                # it, which may come a moment after her audio: ask again until heard.
-                deadline = time.monotonic() + 20
-                while "it" not in room.feeds and time.monotonic() < deadline:
-                    dora.send({"type": "listen", "lang": "it"})
-                    dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
-                    await asyncio.sleep(1.0)
-                await wait_for(lambda: "it" in room.feeds, 1, "an Italian feed")
+                dora.send({"type": "listen", "lang": "xx"})  # not a language: ignored
+                await ask_until_feed(room, dora, "it")
                 await wait_for(lambda: "it" not in room.feeds, 20, "the Italian feed dropped")
                 assert set(room.feeds) == {"fr"}  # --to languages stay
             finally:

@@ -68,6 +68,24 @@ def test_batched_decodes_equal_single_ones_on_the_shared_clips(engines, beam):
     assert any(t.words for t in singles) == (beam > 1)
 
 
+def test_lengths_at_the_edge_of_an_encoder_window_batch_together(engines):
+    """Equal keys must stack: the feature extractor makes one frame more than whole 10 ms
+    hops, and a key that forgot it put a length just under a window's edge with longer ones
+    (a live room's batch of 8 failed and went one by one)."""
+    asr: WhisperEngine = engines.asr
+    options = DecodeOptions(language="en", beam_size=1, margin_frames=100)
+    audio = read_audio(clips()[0].path)
+    # 15999 samples make 100 frames, + the margin a whole 2 s window; 16000 make 101.
+    lengths = [15840, 15999, 16000, 16159, 8000]
+    keys = {}
+    for n in lengths:
+        keys.setdefault(batch_key(audio[:n], options), []).append(n)
+    for group in keys.values():
+        results = asr.transcribe_batch([(audio[:n], options) for n in group])
+        assert all(isinstance(r, Transcript) for r in results), results
+    assert len(keys) == 2  # the window edge splits them in two batches, no more
+
+
 def run(coro):
     return asyncio.run(coro)
 
