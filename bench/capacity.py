@@ -146,21 +146,32 @@ def measure(step: Step, speakers: list[Client], listeners: list[Client],
                     step.latencies.append((end, arrived - end))
 
 
-def scheduler_figures(before: dict[str, float], after: dict[str, float]) -> dict:
+def scheduler_figures(before: dict[str, float], after: dict[str, float], wall: float) -> dict:
     """The recognition scheduler over one step, from /metrics deltas: queue wait p50/p95
-    per request kind (histogram bucket bounds), mean batch size, interims dropped."""
+    per request kind (histogram bucket bounds), decode time per kind (exact mean, p95
+    bound), how busy the recognition thread was, mean batch size, interims dropped."""
     delta = {key: value - before.get(key, 0.0) for key, value in after.items()}
-    waits = {}
+    waits, decodes = {}, {}
     for kind in ("final", "interim", "translate"):
         match = f'kind="{kind}"'
         p50 = histogram_quantile(delta, "interpres_asr_queue_wait_seconds", 0.5, match)
         p95 = histogram_quantile(delta, "interpres_asr_queue_wait_seconds", 0.95, match)
         if not math.isnan(p50):
             waits[kind] = {"p50_le": p50, "p95_le": p95}
+        count = delta.get(f'interpres_asr_decode_seconds_count{{{match}}}', 0.0)
+        if count:
+            total = delta.get(f'interpres_asr_decode_seconds_sum{{{match}}}', 0.0)
+            decodes[kind] = {
+                "count": round(count), "mean": round(total / count, 3),
+                "p95_le": histogram_quantile(delta, "interpres_asr_decode_seconds", 0.95, match)}
+    # Each request observes its batch's time, so this is exact for batches of one and an
+    # upper bound otherwise.
+    busy = sum(v for k, v in delta.items() if k.startswith("interpres_asr_decode_seconds_sum"))
     batches = delta.get("interpres_asr_batch_size_count", 0.0)
     dropped = sum(v for k, v in delta.items()
                   if k.startswith("interpres_asr_dropped_requests_total"))
-    return {"queue_wait_s": waits,
+    return {"queue_wait_s": waits, "decode_s": decodes,
+            "asr_busy_percent": round(100 * busy / wall, 1),
             "mean_batch_size": round(delta.get("interpres_asr_batch_size_sum", 0.0) / batches,
                                      2) if batches else None,
             "interims_dropped_by_scheduler": round(dropped)}
@@ -234,7 +245,7 @@ async def run_step(url: str, pid: int, n: int, rooms: dict[str, list[Client]],
         "backlog_grows": growth,
         "interims_per_speaker_per_s": round(statistics.mean(step.interims) / wall, 2),
         **deltas,
-        **scheduler_figures(before, after),
+        **scheduler_figures(before, after, wall),
         "event_loop_lag_p99_s": rounded(after.get('interpres_event_loop_lag_seconds'
                                                   '{quantile="0.99"}'), 4),
         "server_cpu_percent": round(100 * (cpu1.cpu_seconds - cpu0.cpu_seconds) / wall, 1),
@@ -456,6 +467,8 @@ COLUMNS = [("rooms", "rooms"), ("speakers", "N"), ("finals", "finals"), ("missin
            ("skipped_interim_decodes", "skip"), ("dropped_input_seconds", "drop in s"),
            ("dropped_speech_clips", "drop clip"), ("dropped_caption_messages", "drop msg"),
            ("final_wait_p95", "fin wait"), ("interim_wait_p95", "int wait"),
+           ("final_decode_mean", "fin dec"), ("interim_decode_mean", "int dec"),
+           ("asr_busy_percent", "asr busy%"),
            ("mean_batch_size", "batch"), ("interims_dropped_by_scheduler", "int drop"),
            ("event_loop_lag_p99_s", "lag p99"), ("server_cpu_percent", "srv cpu%"),
            ("server_rss_mb", "rss MB"), ("client_cpu_percent", "cli cpu%"), ("holds", "holds")]
@@ -467,7 +480,9 @@ def table(steps: list[dict]) -> str:
         waits = step["queue_wait_s"]
         flat = {**step, **step["final_latency_s"],
                 "final_wait_p95": waits.get("final", {}).get("p95_le"),
-                "interim_wait_p95": waits.get("interim", {}).get("p95_le")}
+                "interim_wait_p95": waits.get("interim", {}).get("p95_le"),
+                "final_decode_mean": step["decode_s"].get("final", {}).get("mean"),
+                "interim_decode_mean": step["decode_s"].get("interim", {}).get("mean")}
         rows.append([str(flat[key]) for key, _ in COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))

@@ -200,6 +200,9 @@ def test_capacity_bench_quick(tmp_path):
     assert step["final_latency_s"]["p95"] is not None
     assert step["server_cpu_percent"] > 0 and step["server_rss_mb"] > 0
     assert step["event_loop_lag_p99_s"] is not None
+    decodes = step["decode_s"]["final"]
+    assert decodes["count"] >= 1 and 0 < decodes["mean"] < 10
+    assert 0 < step["asr_busy_percent"] < 100
     assert "capacity" in done.stderr and "client" in report["note"]
 
 
