@@ -171,8 +171,8 @@ def test_a_reader_that_stops_reading_loses_its_captions_alone(engines, monkeypat
 
 
 def test_join_speak_leave_cycles_leave_nothing_behind(engines):
-    """150 participants (after 100 to warm up) come, speak 5 s and go, ten at a time."""
-    cycles, parallel = 150, 10
+    """100 participants (after 150 to warm up) come, speak 5 s and go, ten at a time."""
+    cycles, parallel = 100, 10
     speech = voice("en_whisper_jfk")[: 48000 * 5]
 
     async def one(url: str, index: int) -> None:
@@ -209,7 +209,10 @@ def test_join_speak_leave_cycles_leave_nothing_behind(engines):
             # 100 to 250 cycles alone, flat over 300 cycles after the other tests here. That
             # is freed memory malloc keeps: the live figure (after malloc_trim) fell 468 ->
             # 439 MB over the same cycles. A leak is live memory and is caught below.
-            for batch in range(10):
+            # After the other tests of a full run the process is larger and its live memory
+            # kept climbing to a plateau for the first ~50 cycles after a 100-cycle warm-up
+            # (then flat: 1233, 1236, 1236 MB live at 50, 100, 150), hence 150.
+            for batch in range(15):
                 await asyncio.gather(*(one(url, batch * parallel + i) for i in range(parallel)))
             before = await settle()
             for batch in range(cycles // parallel):
@@ -224,7 +227,7 @@ def test_join_speak_leave_cycles_leave_nothing_behind(engines):
             assert not state.peer_connections and not state.rooms.rooms
             assert after[0] - before[0] < 15
             assert after[1] <= before[1] and after[2] <= before[2]
-            # A descriptor per participant (150 here) is a leak; one or two opened once, by a
+            # A descriptor per participant (100 here) is a leak; one or two opened once, by a
             # pool or process some earlier test's engines start lazily, are not.
             print("files opened and kept:", sorted(after[3] - before[3]))
             assert len(after[3]) - len(before[3]) < cycles // 20, sorted(after[3] - before[3])
