@@ -204,14 +204,10 @@ def test_join_speak_leave_cycles_leave_nothing_behind(engines):
                 return (live_rss_mb(), len(asyncio.all_tasks()), threading.active_count(),
                         open_files())
 
-            # Warm-up: pools, caches and the allocator. Leavers' finals are batched (up to 8,
-            # beam 5, word alignment); raw RSS climbs with the largest batch seen, +43 MB from
-            # 100 to 250 cycles alone, flat over 300 cycles after the other tests here. That
-            # is freed memory malloc keeps: the live figure (after malloc_trim) fell 468 ->
-            # 439 MB over the same cycles. A leak is live memory and is caught below.
-            # After the other tests of a full run the process is larger and its live memory
-            # kept climbing to a plateau for the first ~50 cycles after a 100-cycle warm-up
-            # (then flat: 1233, 1236, 1236 MB live at 50, 100, 150), hence 150.
+            # Warm-up: pools, caches and the allocator. Batched finals leave freed buffers in
+            # malloc's arenas, so memory is measured live (after malloc_trim). After the rest
+            # of the suite, live memory still climbed for ~50 cycles past a 100-cycle warm-up
+            # before it went flat, hence 150.
             for batch in range(15):
                 await asyncio.gather(*(one(url, batch * parallel + i) for i in range(parallel)))
             before = await settle()
