@@ -101,6 +101,7 @@ class LoopTrack(PacedTrack):
 class Step:
     speakers: int
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (utterance end, s)
+    utterances: list[dict] = field(default_factory=list)  # the slowest are reported
     missing: int = 0
     interims: list[int] = field(default_factory=list)
 
@@ -134,6 +135,7 @@ def measure(step: Step, speakers: list[Client], listeners: list[Client],
             end = mic.wall_time(words[-1]["end"] if words else source["t1"])
             if end is None or not window[0] <= end <= window[1]:
                 continue
+            heard: dict[str, float] = {}
             for listener in listeners:
                 arrived = next((at for at, m in listener.messages
                                 if m.get("type") == "caption" and m["final"]
@@ -144,6 +146,14 @@ def measure(step: Step, speakers: list[Client], listeners: list[Client],
                     step.missing += 1
                 else:
                     step.latencies.append((end, arrived - end))
+                    heard[listener.listen] = max(heard.get(listener.listen, 0.0), arrived - end)
+            if heard:
+                # What makes a tail: which utterance, how long its speech, each language.
+                step.utterances.append({
+                    "speaker": speaker.name, "segment": source["segment"],
+                    "speech_s": round(source["t1"] - source["t0"], 2),
+                    "text": source["text"][:80],
+                    "slowest_listener_s": {lang: round(v, 3) for lang, v in heard.items()}})
 
 
 def scheduler_figures(before: dict[str, float], after: dict[str, float], wall: float) -> dict:
@@ -174,7 +184,9 @@ def scheduler_figures(before: dict[str, float], after: dict[str, float], wall: f
             "asr_busy_percent": round(100 * busy / wall, 1),
             "mean_batch_size": round(delta.get("interpres_asr_batch_size_sum", 0.0) / batches,
                                      2) if batches else None,
-            "interims_dropped_by_scheduler": round(dropped)}
+            "interims_dropped_by_scheduler": round(dropped),
+            # The load-shedding controller's interim spacing when the step ended (1: none).
+            "interim_spacing": round(after.get("interpres_asr_interim_spacing", 1.0), 2)}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -252,6 +264,8 @@ async def run_step(url: str, pid: int, n: int, rooms: dict[str, list[Client]],
         "server_rss_mb": round(cpu1.resident_bytes / 2**20, 1),
         "client_cpu_percent": round(100 * (own1.cpu_seconds - own0.cpu_seconds) / wall, 1),
         "holds": holds,
+        "slowest_utterances": sorted(
+            step.utterances, key=lambda u: -max(u["slowest_listener_s"].values()))[:5],
     }
 
 
@@ -470,6 +484,7 @@ COLUMNS = [("rooms", "rooms"), ("speakers", "N"), ("finals", "finals"), ("missin
            ("final_decode_mean", "fin dec"), ("interim_decode_mean", "int dec"),
            ("asr_busy_percent", "asr busy%"),
            ("mean_batch_size", "batch"), ("interims_dropped_by_scheduler", "int drop"),
+           ("interim_spacing", "spacing"),
            ("event_loop_lag_p99_s", "lag p99"), ("server_cpu_percent", "srv cpu%"),
            ("server_rss_mb", "rss MB"), ("client_cpu_percent", "cli cpu%"), ("holds", "holds")]
 
@@ -483,7 +498,7 @@ def table(steps: list[dict]) -> str:
                 "interim_wait_p95": waits.get("interim", {}).get("p95_le"),
                 "final_decode_mean": step["decode_s"].get("final", {}).get("mean"),
                 "interim_decode_mean": step["decode_s"].get("interim", {}).get("mean")}
-        rows.append([str(flat[key]) for key, _ in COLUMNS])
+        rows.append([str(flat.get(key)) for key, _ in COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
                      for row in rows)

@@ -61,6 +61,9 @@ DECODE_SECONDS = Histogram("interpres_asr_decode_seconds",
 DROPPED = Counter("interpres_asr_dropped_requests_total",
                   "Interim decodes dropped unserved: superseded or stale.", ["kind", "reason"])
 QUEUE_DEPTH = Gauge("interpres_asr_queue_depth", "Recognition requests waiting now.")
+INTERIM_SPACING = Gauge("interpres_asr_interim_spacing",
+                        "Load shedding: the last interim schedule was this many times further "
+                        "apart than configured (1: not shedding).")
 for _kind in ("final", "interim", "translate"):  # graphs show zeros, not "no data"
     QUEUE_WAIT.labels(_kind)
     DECODE_SECONDS.labels(_kind)
@@ -169,7 +172,9 @@ class RecognitionScheduler:
             busy = min(1.0, self.load.busy(now) + running / self.load.window)
         if finals_wait:
             busy = max(busy, 0.85)
-        return self.load.plan_for(busy, interval, beam)
+        plan = self.load.plan_for(busy, interval, beam)
+        INTERIM_SPACING.set(plan.interval / interval if interval else 1.0)
+        return plan
 
     def queued(self) -> int:
         with self._wake:
