@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--cluster", metavar="ADDRESS",
+                       help="run Janus room bots and recognition on this Ray cluster "
+                            "(\"auto\", HOST:6379 or ray://HOST:10001; [cluster] address "
+                            "in interpres.toml; needs the `cluster` extra)")
 
     token = commands.add_parser(
         "token", help="mint a join token (an invitation) for one person and one room",
@@ -381,7 +385,16 @@ def serve(args: argparse.Namespace) -> int:
     from bot.config import Config
     from bot.models.catalog import configured_problems
 
-    problems = configured_problems(Config.from_env())
+    if args.cluster:
+        os.environ["INTERPRES_CLUSTER_ADDRESS"] = args.cluster
+    config = Config.from_env()
+    if config.cluster.get("address"):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise CliError("a cluster is configured but Ray is not installed: pip install "
+                           "'interpres[cluster]' (scripts/setup.sh installs it)") from None
+    problems = configured_problems(config)
     if problems:
         raise CliError("the configured models cannot be used:\n  " + "\n  ".join(problems)
                        + "\n(`interpres doctor` checks everything; fix the configuration "

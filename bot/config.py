@@ -66,6 +66,9 @@ class Config:
     janus: dict[str, Any] = field(default_factory=dict)
     # The file's [[phrases]]: the phrase list a room starts with.
     phrases: tuple[Phrase, ...] = ()
+    # The file's [cluster] table, INTERPRES_CLUSTER_ADDRESS over its address: with an
+    # address, Janus room bots and recognition run on that Ray cluster (bot/cluster).
+    cluster: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_root(self) -> Path:
@@ -99,6 +102,7 @@ class Config:
             coqui_voices=file.coqui,
             janus=_janus(file.janus),
             phrases=file.phrases,
+            cluster=_cluster(file.cluster),
             turn=_turn(),
             transcripts=env("INTERPRES_TRANSCRIPTS", str(_home() / "transcripts.sqlite3")),
             retention_days=float(env("INTERPRES_RETENTION_DAYS", "0")) or None,
@@ -113,6 +117,11 @@ class Config:
             max_peers=int(env("INTERPRES_MAX_PEERS", "200")),
             heartbeat_timeout=float(env("INTERPRES_HEARTBEAT_TIMEOUT", "8")),
         )
+
+
+def _cluster(table: dict[str, Any]) -> dict[str, Any]:
+    address = os.environ.get("INTERPRES_CLUSTER_ADDRESS", "").strip()
+    return {**table, "address": address} if address else dict(table)
 
 
 def _allowed_languages(from_file: tuple[str, ...]) -> tuple[str, ...]:

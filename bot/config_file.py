@@ -70,9 +70,15 @@ class FileSettings:
     janus: dict[str, Any] = field(default_factory=dict)
     # [[phrases]]: the phrase list every room starts with (term, say, renderings per language)
     phrases: tuple[Phrase, ...] = ()
+    # [cluster]: address ("auto", "ray://head:10001", "head:6379") puts Janus room bots and
+    # recognition on a Ray cluster; asr_min_replicas, asr_max_replicas, asr_target_requests
+    # (Serve autoscaling), asr_num_cpus, asr_num_gpus (per recognition replica)
+    cluster: dict[str, Any] = field(default_factory=dict)
 
 
-_TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases"}
+_TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases", "cluster"}
+_CLUSTER_NUMBERS = {"asr_min_replicas", "asr_max_replicas", "asr_target_requests",
+                    "asr_num_cpus", "asr_num_gpus"}
 _JANUS = {"url", "public_url", "room", "pin", "api_secret", "token", "to", "leave_after"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
@@ -130,6 +136,15 @@ def read(path: str | Path) -> FileSettings:
         if isinstance(delay, bool) or not isinstance(delay, int | float) or delay <= 0:
             raise janus.error("leave_after", f"is {delay!r}; use seconds, e.g. 180")
         janus_settings["leave_after"] = float(delay)
+    cluster = here.table("cluster")
+    cluster.only(_CLUSTER_NUMBERS | {"address"})
+    cluster_settings: dict[str, Any] = {"address": cluster.string("address")} if (
+        "address" in cluster.data) else {}
+    for key in sorted(_CLUSTER_NUMBERS & set(cluster.data)):
+        value = cluster.data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise cluster.error(key, f"is {value!r}; use a number, e.g. 1")
+        cluster_settings[key] = value
     try:
         phrases = parse_phrases([table.data for table in here.tables("phrases")])
     except PhraseError as problem:
@@ -137,7 +152,7 @@ def read(path: str | Path) -> FileSettings:
     return FileSettings(path=path, models_dir=models_dir, asr=asr, phrases=phrases,
                         asr_allowed=asr_table.language_list("allowed"), translation=translation,
                         piper_dir=voices.path("piper_dir", model_base), coqui=coqui,
-                        janus=janus_settings)
+                        janus=janus_settings, cluster=cluster_settings)
 
 
 def _translation(table: _Table, base: Path) -> TranslationModel:

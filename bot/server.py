@@ -100,6 +100,7 @@ class State:
         self.phrase_edits = RateLimiter(PHRASE_EDITS_PER_MINUTE)
         # Interpreter bots in Janus rooms, started on a page's request (a Janus URL set).
         self.janus_bots: JanusBots | None = None
+        self.cluster_error: str | None = None
 
     def _counts(self) -> prometheus.AppCounts:
         rooms = list(self.rooms.rooms.values())
@@ -140,16 +141,35 @@ class State:
         heard = set(self.listen)
         self.speak = sorted(lang for lang in languages.NAMES
                             if lang in heard or heard & set(router.reachable(lang)))
-        janus = self.config.janus
-        if janus.get("url"):
-            template = JanusOptions(
-                url=janus["url"], room=0, api_secret=janus.get("api_secret") or None,
-                token=janus.get("token") or None, allowed=self.config.asr_allowed,
-                turn=self.config.turn, phrases=self.config.phrases)
-            self.janus_bots = JanusBots(template, engines,
-                                        float(janus.get("leave_after", LEAVE_AFTER)),
+        if self.config.janus.get("url") and not self.config.cluster.get("address"):
+            self.janus_bots = JanusBots(self.janus_template(), engines, self.leave_after(),
                                         store=self.store)
         self.ready.set()
+
+    def janus_template(self) -> JanusOptions:
+        janus = self.config.janus
+        return JanusOptions(
+            url=janus["url"], room=0, api_secret=janus.get("api_secret") or None,
+            token=janus.get("token") or None, allowed=self.config.asr_allowed,
+            turn=self.config.turn, phrases=self.config.phrases)
+
+    def leave_after(self) -> float:
+        return float(self.config.janus.get("leave_after", LEAVE_AFTER))
+
+    async def join_cluster(self) -> None:
+        """With [cluster] address and a Janus: room bots go to Ray actors, recognition to a
+        Serve deployment (bot/cluster). Until connected, Janus requests get 503."""
+        from bot.cluster.connect import join_cluster
+        from bot.cluster.room_bots import ClusterBots
+
+        try:
+            await asyncio.to_thread(join_cluster, self.config)
+        except Exception as problem:  # shown to Janus requests and in the log
+            self.cluster_error = f"{type(problem).__name__}: {problem}"
+            log.error("cluster: cannot use %s: %s", self.config.cluster["address"],
+                      self.cluster_error)
+            return
+        self.janus_bots = ClusterBots(self.janus_template(), self.config, self.leave_after())
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -275,13 +295,20 @@ async def janus_interpreter(request: Request) -> Response:
     try:
         admit(request, state, raw_room)
         body = await read_json(request)
+        # Before the language check: until the models are loaded no language is known.
+        if not state.ready.is_set() or state.engines is None:
+            raise Refused(503, "loading", "models are still loading", **{"Retry-After": "5"})
         if not isinstance(body, dict) or body.get("lang") not in state.listen:
             raise Refused(400, "body", f"lang must be one of {', '.join(state.listen)}")
         pin = body.get("pin")
         if pin is not None and (not isinstance(pin, str) or len(pin) > 128):
             raise Refused(400, "body", "pin must be a string")
-        if not state.ready.is_set() or state.engines is None:
-            raise Refused(503, "loading", "models are still loading", **{"Retry-After": "5"})
+        if state.janus_bots is None and state.config.cluster.get("address") and \
+                state.config.janus.get("url"):
+            if state.cluster_error:
+                raise Refused(503, "cluster", f"the Ray cluster is not usable: "
+                                              f"{state.cluster_error}")
+            raise Refused(503, "loading", "joining the Ray cluster", **{"Retry-After": "5"})
         if state.janus_bots is None:
             raise Refused(404, "janus", "this server has no Janus configured ([janus] url in "
                                         "interpres.toml, or INTERPRES_JANUS_URL)")
@@ -439,6 +466,26 @@ async def transcript(request: Request) -> Response:
     if not ROOM_NAME.match(room_name):
         return error(400, "invalid room name")
     return await _transcript(request, room_name, room_name)
+
+
+async def janus_interpreter_status(request: Request) -> Response:
+    """The interpreter of Janus room N: its languages and people, and on a cluster the node
+    it runs on, how often it was restarted and which recognition replicas served it. Same
+    token as asking for it."""
+    state: State = request.app.state.interpres
+    raw_room = request.path_params["room"]
+    room = _janus_room(raw_room)
+    if room is None:
+        return error(400, "a Janus room is a positive number")
+    try:
+        check_token(request, state, raw_room)
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
+    status = state.janus_bots.status().get(room) if state.janus_bots is not None else None
+    if status is None:
+        return error(404, f"no interpreter in Janus room {room}")
+    return JSONResponse({"room": room, **status})
 
 
 async def janus_transcript(request: Request) -> Response:
@@ -599,6 +646,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
         purger = asyncio.create_task(purge_periodically(db)) if db.retention_days else None
         ticker = asyncio.create_task(state.metrics.loop_lag.run())
         loader: asyncio.Task[Engines | None] | None = None
+        clustered = bool(config.cluster.get("address") and config.janus.get("url"))
+        joining = asyncio.create_task(state.join_cluster()) if clustered else None
         if engines is not None:
             state.set_engines(engines)
         else:
@@ -619,8 +668,14 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             if purger is not None:
                 purger.cancel()
             ticker.cancel()
+            if joining is not None:
+                await joining
             if state.janus_bots is not None:
                 await state.janus_bots.close()
+            if clustered:
+                from bot.cluster.connect import leave_cluster
+
+                await asyncio.to_thread(leave_cluster)
             await state.rooms.close()
             if loader is not None:
                 loaded = await loader if not loader.cancelled() else None
@@ -636,6 +691,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             Route("/vendor/{name}", vendor),
             Route("/api/janus", api_janus),
             Route("/api/janus/rooms/{room}/interpreter", janus_interpreter, methods=["POST"]),
+            Route("/api/janus/rooms/{room}/interpreter", janus_interpreter_status,
+                  methods=["GET"]),
             Route("/api/janus/rooms/{room}/transcript", janus_transcript),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -30,6 +30,7 @@ class Participant:
     samples: np.ndarray | None = None
     delay: float = 0.5
     after: str = "silence"  # what the microphone sends after the clip (see ClipTrack)
+    pin: str | None = None
     session: JanusSession | None = None
     feed_id: int = 0
     channel: RTCDataChannel | None = None
@@ -40,7 +41,7 @@ class Participant:
         self.session = JanusSession(self.url, API_SECRET)
         await self.session.create()
         handle = await self.session.attach(PLUGIN, lambda event: None)
-        data, _ = await self.session.request(handle, Access(self.room).body(
+        data, _ = await self.session.request(handle, Access(self.room, self.pin).body(
             request="join", ptype="publisher", display=self.display))
         self.feed_id = int(data["id"])
         pc = new_connection()
@@ -73,6 +74,9 @@ class Listener:
     url: str
     room: int
     display: str
+    pin: str | None = None
+    exclude: set[int] = field(default_factory=set)  # feeds not to take (a bot's old one)
+    feed: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
     audio: list[Received] = field(default_factory=list)
     session: JanusSession | None = None
@@ -87,9 +91,10 @@ class Listener:
         try:
             while time.monotonic() < deadline:
                 data, _ = await self.session.request(
-                    handle, {"request": "listparticipants", "room": self.room})
+                    handle, Access(self.room, self.pin).body(request="listparticipants"))
                 for person in data.get("participants", []):
-                    if person.get("display") == self.display and person.get("publisher"):
+                    if (person.get("display") == self.display and person.get("publisher")
+                            and int(person["id"]) not in self.exclude):
                         return int(person["id"])
                 await asyncio.sleep(0.2)
         finally:
@@ -99,9 +104,9 @@ class Listener:
     async def subscribe(self) -> None:
         self.session = JanusSession(self.url, API_SECRET)
         await self.session.create()
-        feed = await self.find_feed()
+        feed = self.feed = await self.find_feed()
         handle = await self.session.attach(PLUGIN, lambda event: None)
-        data, offer = await self.session.request(handle, Access(self.room).body(
+        data, offer = await self.session.request(handle, Access(self.room, self.pin).body(
             request="join", ptype="subscriber", streams=[{"feed": feed}]))
         assert offer is not None, data
         pc = self._pc = new_connection()

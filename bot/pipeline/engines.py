@@ -46,16 +46,7 @@ class Engines:
                                     compute_type=config.asr_compute_type,
                                     name=config.asr_interim_model)
             interim.warm_up()
-        if config.translation_models:
-            say(f"loading {len(config.translation_models)} CTranslate2 translation model(s)")
-        router = TranslationRouter.from_system(neural=config.translation_models)
-        say("starting translation engines")
-        router.warm_up()
-        voices = None
-        if speech:
-            say("loading voices")
-            voices = VoiceRegistry.from_system(config.voices_dir or None,
-                                               coqui=config.coqui_voices)
+        router, voices = load_translation_and_voices(config, speech, say)
         return cls(asr=asr, router=router, voices=voices, workers=Workers(),
                    interim_asr=interim)
 
@@ -63,3 +54,21 @@ class Engines:
         self.scheduler.close()
         self.router.close()
         self.workers.close()
+
+
+def load_translation_and_voices(config: Config, speech: bool, say: Callable[[str], None],
+                                warm: bool = True
+                                ) -> tuple[TranslationRouter, VoiceRegistry | None]:
+    """What a pipeline needs besides recognition (a cluster's room bots load only this).
+    `warm=False` leaves starting the translation engines to the caller."""
+    if config.translation_models:
+        say(f"loading {len(config.translation_models)} CTranslate2 translation model(s)")
+    router = TranslationRouter.from_system(neural=config.translation_models)
+    if warm:
+        say("starting translation engines")
+        router.warm_up()
+    voices = None
+    if speech:
+        say("loading voices")
+        voices = VoiceRegistry.from_system(config.voices_dir or None, coqui=config.coqui_voices)
+    return router, voices

@@ -1,0 +1,54 @@
+"""Joining the configured Ray cluster from `interpres serve`: connect, deploy recognition."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def autoscaling(settings: dict[str, Any]) -> dict[str, Any]:
+    """Serve's autoscaling config for the recognition deployment, from [cluster]."""
+    low = int(settings.get("asr_min_replicas", 1))
+    return {"min_replicas": low, "initial_replicas": low,
+            "max_replicas": max(low, int(settings.get("asr_max_replicas", low))),
+            "target_ongoing_requests": float(settings.get("asr_target_requests", 2)),
+            # Speech comes in bursts of seconds: react within seconds, give back slowly.
+            "upscale_delay_s": 3.0, "downscale_delay_s": 60.0, "metrics_interval_s": 1.0,
+            "look_back_period_s": 5.0}
+
+
+def join_cluster(config: Any) -> float:
+    """Connect to config.cluster["address"] and deploy (or update) the recognition
+    application; returns the seconds it took. Blocking: run it off the event loop."""
+    import ray
+
+    from bot.cluster.recognition import deploy
+
+    settings = config.cluster
+    started = time.monotonic()
+    if not ray.is_initialized():
+        ray.init(address=settings["address"], namespace="interpres", log_to_driver=False,
+                 logging_level=logging.WARNING)
+    deploy(config, autoscaling(settings), num_cpus=float(settings.get("asr_num_cpus", 1)),
+           num_gpus=float(settings.get("asr_num_gpus", 0)))
+    took = time.monotonic() - started
+    log.info("cluster: connected to %s, recognition deployed in %.1f s", settings["address"],
+             took)
+    return took
+
+
+def leave_cluster() -> None:
+    """Remove the recognition application and disconnect (room actors die with the driver)."""
+    import ray
+    from ray import serve
+
+    from bot.cluster.recognition import APP
+
+    try:
+        serve.delete(APP)
+    except Exception:  # noqa: BLE001 - the cluster may be gone already
+        log.debug("cluster: removing %s failed", APP, exc_info=True)
+    ray.shutdown()
