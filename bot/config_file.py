@@ -72,7 +72,8 @@ class FileSettings:
     phrases: tuple[Phrase, ...] = ()
     # [cluster]: address ("auto", "ray://head:10001", "head:6379") puts Janus room bots and
     # recognition on a Ray cluster; asr_min_replicas, asr_max_replicas, asr_target_requests
-    # (Serve autoscaling), asr_num_cpus, asr_num_gpus (per recognition replica)
+    # (Serve autoscaling), asr_num_cpus, asr_num_gpus (per recognition replica),
+    # deploy_recognition = false when a KubeRay RayService deploys recognition instead
     cluster: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,7 +138,7 @@ def read(path: str | Path) -> FileSettings:
             raise janus.error("leave_after", f"is {delay!r}; use seconds, e.g. 180")
         janus_settings["leave_after"] = float(delay)
     cluster = here.table("cluster")
-    cluster.only(_CLUSTER_NUMBERS | {"address"})
+    cluster.only(_CLUSTER_NUMBERS | {"address", "deploy_recognition"})
     cluster_settings: dict[str, Any] = {"address": cluster.string("address")} if (
         "address" in cluster.data) else {}
     for key in sorted(_CLUSTER_NUMBERS & set(cluster.data)):
@@ -145,6 +146,10 @@ def read(path: str | Path) -> FileSettings:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise cluster.error(key, f"is {value!r}; use a number, e.g. 1")
         cluster_settings[key] = value
+    if "deploy_recognition" in cluster.data:
+        if not isinstance(cluster.data["deploy_recognition"], bool):
+            raise cluster.error("deploy_recognition", "must be true or false")
+        cluster_settings["deploy_recognition"] = cluster.data["deploy_recognition"]
     try:
         phrases = parse_phrases([table.data for table in here.tables("phrases")])
     except PhraseError as problem:

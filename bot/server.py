@@ -169,7 +169,8 @@ class State:
             log.error("cluster: cannot use %s: %s", self.config.cluster["address"],
                       self.cluster_error)
             return
-        self.janus_bots = ClusterBots(self.janus_template(), self.config, self.leave_after())
+        self.janus_bots = ClusterBots(self.janus_template(), self.config, self.leave_after(),
+                                      store=self.store)
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -675,7 +676,8 @@ def create_app(config: Config | None = None, engines: Engines | None = None,
             if clustered:
                 from bot.cluster.connect import leave_cluster
 
-                await asyncio.to_thread(leave_cluster)
+                await asyncio.to_thread(leave_cluster,
+                                        config.cluster.get("deploy_recognition", True))
             await state.rooms.close()
             if loader is not None:
                 loaded = await loader if not loader.cancelled() else None

@@ -72,7 +72,7 @@ if [[ $(cat .venv/.interpres-setup 2>/dev/null) == "$stamp" && -x .venv/bin/inte
 else
     say "installing Python packages into .venv (constraints: requirements.lock)"
     .venv/bin/python -m pip install -q --disable-pip-version-check \
-        -c requirements.lock -e '.[test,coqui,convert]'
+        -c requirements.lock -e '.[test,coqui,convert,cluster]'
     # PyPI's torchaudio wheel is built against CUDA torch, and its C++ extension cannot load
     # beside the CPU torch: coqui's VITS needs only torchaudio's Python part, which works
     # without it. (With torchaudio from the PyTorch CPU index this never triggers.)

@@ -73,6 +73,7 @@ export class JanusConnection {
     this.subscriber = null;
     this.interpreter = null;
     this.interpreterFeed = null;
+    this.interpreterLang = null; // the language of the feed we took (a restart keeps it)
     this.publishers = new Map(); // feed id -> publisher (people and the interpreter's feeds)
     this.mids = new Map(); // subscriber mid -> { feed, type }
     this.subscribed = new Set(); // "feed:mid" of the streams we asked for
@@ -322,16 +323,23 @@ export class JanusConnection {
   /** The interpreter's feed in our language: its voice and its captions. */
   async subscribeInterpreter() {
     const lang = this.listen;
-    const feed = [...this.publishers.values()].find((p) => interpreterLang(p) === lang);
+    // The newest feed in our language (publishers keep the order Janus announced them):
+    // an interpreter restarted elsewhere (its machine lost) publishes again while Janus
+    // still lists its old, silent feed until that session times out.
+    const feed = [...this.publishers.values()].findLast((p) => interpreterLang(p) === lang);
     if (this.interpreterFeed !== null && (!feed || feed.id !== this.interpreterFeed)) {
       if (!this.interpreter) return; // still attaching: the next event will switch
       this.interpreter.detach();
       this.interpreter = null;
+      if (feed && this.interpreterLang === lang) {
+        this.notice("warning", "interpreter", "The interpreter restarted; captions resume.");
+      }
       this.interpreterFeed = null;
       this.handlers.onMedia("interpretation", "audio", null);
     }
     if (!lang || !feed || this.interpreter || this.interpreterFeed === feed.id) return;
     this.interpreterFeed = feed.id; // before the await: a second call must not attach again
+    this.interpreterLang = lang;
     this.interpreter = await this.attach({
       onmessage: (msg, jsep) => this.answer(this.interpreter, jsep),
       onremotetrack: (track, mid, on) => {

@@ -32,23 +32,42 @@ def join_cluster(config: Any) -> float:
     if not ray.is_initialized():
         ray.init(address=settings["address"], namespace="interpres", log_to_driver=False,
                  logging_level=logging.WARNING)
-    deploy(config, autoscaling(settings), num_cpus=float(settings.get("asr_num_cpus", 1)),
-           num_gpus=float(settings.get("asr_num_gpus", 0)))
+    if settings.get("deploy_recognition", True):
+        deploy(config, autoscaling(settings), num_cpus=float(settings.get("asr_num_cpus", 1)),
+               num_gpus=float(settings.get("asr_num_gpus", 0)))
+    else:
+        wait_for_recognition()
     took = time.monotonic() - started
     log.info("cluster: connected to %s, recognition deployed in %.1f s", settings["address"],
              took)
     return took
 
 
-def leave_cluster() -> None:
-    """Remove the recognition application and disconnect (room actors die with the driver)."""
+def wait_for_recognition(timeout: float = 300.0) -> None:
+    """deploy_recognition = false: someone else (a KubeRay RayService) deploys it; wait
+    until it runs."""
+    from bot.cluster.recognition import APP, running_replicas
+
+    deadline = time.monotonic() + timeout
+    while running_replicas() == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no replica of the Serve application {APP} is running after "
+                               f"{timeout:.0f} s (deploy_recognition = false expects a "
+                               "RayService or `serve deploy` to deploy it)")
+        time.sleep(2)
+
+
+def leave_cluster(deployed: bool = True) -> None:
+    """Remove the recognition application (when this server deployed it) and disconnect;
+    room actors die with the driver."""
     import ray
     from ray import serve
 
     from bot.cluster.recognition import APP
 
     try:
-        serve.delete(APP)
+        if deployed:
+            serve.delete(APP)
     except Exception:  # noqa: BLE001 - the cluster may be gone already
         log.debug("cluster: removing %s failed", APP, exc_info=True)
     ray.shutdown()

@@ -120,6 +120,25 @@ def deploy(config: Any, autoscaling: dict[str, Any] | None = None, num_cpus: flo
     return serve.run(app, name=APP, route_prefix=None)
 
 
+def app_builder(args: dict[str, Any]) -> Any:
+    """The recognition application for a Serve config file (KubeRay's RayService
+    `import_path: bot.cluster.recognition:app_builder`): [asr] settings from the
+    environment / INTERPRES_CONFIG, each overridable by `args` (model, interim_model, device,
+    compute_type). Autoscaling and resources come from the config file's deployment entry."""
+    from bot.config import Config
+
+    unknown = set(args) - {"model", "interim_model", "device", "compute_type"}
+    if unknown:
+        raise ValueError(f"unknown recognition args: {', '.join(sorted(unknown))} (known: "
+                         "model, interim_model, device, compute_type)")
+    config = Config.from_env()
+    return Recognition.bind(args.get("model", config.asr_model),
+                            args.get("device", config.asr_device),
+                            args.get("compute_type", config.asr_compute_type),
+                            args.get("interim_model", config.asr_interim_model),
+                            str(config.model_root))
+
+
 def running_replicas() -> int:
     """Replicas of the recognition deployment running now (blocking: ask off the loop)."""
     application = serve.status().applications.get(APP)

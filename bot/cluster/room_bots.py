@@ -38,13 +38,33 @@ ROOM_RESOURCE = "interpres_room"
 WATCH_EVERY = 2.0
 LOAD_TIMEOUT = 120.0  # a new actor loads translation engines and voices before it joins
 STATUS_TIMEOUT = 10.0
+GIVE_UP_AFTER = 60.0  # a bot that cannot rejoin its room (Janus gone, room destroyed)
+
+
+class FinalsOutbox:
+    """Stands in for the transcript store inside a room bot: the server's SQLite file is on
+    another machine, so final captions wait here until the manager's next status call takes
+    them (every WATCH_EVERY seconds; a lost node loses at most that much)."""
+
+    LIMIT = 2000  # a manager that stopped asking must not make the bot grow without end
+
+    def __init__(self) -> None:
+        self.captions: list[tuple[str, Any]] = []
+
+    def add(self, room: str, caption: Any) -> None:
+        self.captions.append((room, caption))
+        del self.captions[:-self.LIMIT]
+
+    def take(self) -> list[tuple[str, Any]]:
+        taken, self.captions = self.captions, []
+        return taken
 
 
 class RoomBot:
     """One Janus room's interpreter, in its own actor process."""
 
     def __init__(self, config: Any, template: JanusOptions, room: int,
-                 pin: str | None) -> None:
+                 pin: str | None, keep_transcript: bool = False) -> None:
         from bot.rtc.ice import restrict_host_addresses
 
         if config.ice_addresses:
@@ -56,6 +76,8 @@ class RoomBot:
                            n.get("Resources", {}) for n in ray.nodes())
         self.started = time.time()
         self.timeline: dict[str, float] = {"created": self.started}  # wall-clock times
+        self.keep_transcript = keep_transcript
+        self.outbox = FinalsOutbox()
         self.engines: Any = None
         self.room: Any = None
         self.task: asyncio.Task[None] | None = None
@@ -84,7 +106,8 @@ class RoomBot:
                                voices=self.voices, workers=Workers(),
                                interim_asr=interim,  # type: ignore[arg-type]
                                scheduler=scheduler)  # type: ignore[arg-type]
-        self.room = JanusRoom(self.options, self.engines)
+        self.room = JanusRoom(self.options, self.engines,
+                              self.outbox if self.keep_transcript else None)  # type: ignore[arg-type]
 
     async def ensure(self, languages: list[str]) -> dict[str, Any]:
         """In the room, interpreting into `languages`; raises ValueError for a language no
@@ -110,14 +133,15 @@ class RoomBot:
         return self.status_now()
 
     async def status(self, languages: list[str]) -> dict[str, Any]:
-        """The bot's state; a bot that is not in its room (a restarted actor) joins again
-        with `languages`, the ones asked for there."""
+        """The bot's state, and the final captions since the last call ("finals"); a bot
+        that is not in its room (a restarted actor) joins again with `languages`, the ones
+        asked for there."""
         if self.task is None or self.task.done():
             try:
                 await self.ensure(languages)
             except Exception as error:  # noqa: BLE001 - reported, retried next watch
                 log.warning("room %s: rejoining failed: %s", self.options.room, error)
-        return self.status_now()
+        return {**self.status_now(), "finals": self.outbox.take()}
 
     def status_now(self) -> dict[str, Any]:
         room = self.room
@@ -151,13 +175,17 @@ class ClusterBot:
     languages: set[str]
     last: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0
+    down: int = 0  # status calls in a row that found the bot out of its room
 
 
 class ClusterBots:
     """JanusBots' interface, with each room's bot in a RoomBot actor on the cluster."""
 
-    def __init__(self, template: JanusOptions, config: Any, leave_after: float) -> None:
+    def __init__(self, template: JanusOptions, config: Any, leave_after: float,
+                 store: Any = None) -> None:
+        """`store`: the server's TranscriptStore; the bots' finals are added to it."""
         self.template = template
+        self.store = store
         self.config = config
         self.leave_after = leave_after
         self.bots: dict[int, ClusterBot] = {}
@@ -175,7 +203,8 @@ class ClusterBots:
                 actor = self._actor_class.options(
                     name=f"interpres-room-{room}", num_cpus=0,
                     resources={ROOM_RESOURCE: 1}, max_restarts=-1, max_task_retries=-1,
-                    scheduling_strategy="SPREAD").remote(self.config, self.template, room, pin)
+                    scheduling_strategy="SPREAD").remote(self.config, self.template, room, pin,
+                                                         self.store is not None)
                 bot = ClusterBot(actor, set())
             try:
                 bot.last = await asyncio.wait_for(
@@ -225,7 +254,17 @@ class ClusterBots:
                     ROOM_BOT_RESTARTS.inc()
                     log.warning("cluster: room %d's bot was restarted on node %s", room,
                                 status["node"][:12])
+                for name, caption in status.pop("finals", []):
+                    if self.store is not None:
+                        self.store.add(name, caption)
                 bot.last = status
+                bot.down = 0 if status["running"] else bot.down + 1
+                if bot.down * WATCH_EVERY >= GIVE_UP_AFTER:
+                    log.warning("cluster: room %d's bot could not rejoin for %.0f s: it "
+                                "leaves (a page's request starts it again)", room,
+                                GIVE_UP_AFTER)
+                    await self._stop(room, bot)
+                    continue
                 alone = status.get("alone_for")
                 if alone is not None and alone >= self.leave_after:
                     log.info("cluster: nobody in room %d for %.0f s: the interpreter leaves",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -235,6 +236,11 @@ class Recognizer:
         self.buffer = AudioBuffer()
         self.utterance: Utterance | None = None
         self._count = 0
+        # Segment ids must not repeat when a speaker's pipeline starts again (a bot that
+        # rejoins Janus or is restarted on another node, a server restart with transcripts
+        # on disk): pages ignore revisions of a segment they saw final, and the transcript
+        # store would overwrite the earlier line.
+        self._epoch = os.urandom(3).hex()
         # The end of what the speaker said before (finals), as the decoder's prompt.
         self._context = ""
         self._context_language: str | None = None
@@ -326,7 +332,7 @@ class Recognizer:
     # -- decodes --------------------------------------------------------------------------
 
     def _segment_id(self, utterance: Utterance) -> str:
-        return f"{self.speaker.id}-{utterance.index}"
+        return f"{self.speaker.id}.{self._epoch}-{utterance.index}"
 
     async def _decode(self, stage: str, audio: np.ndarray, options: DecodeOptions,
                       engine: WhisperEngine | None = None) -> Transcript:

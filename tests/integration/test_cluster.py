@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.ray_local import free_port, local_cluster
 from tests.janus_net import API_SECRET, HOST_IP, Janus
 from tests.janus_peer import Listener, Participant
-from tests.ray_cluster import free_port, local_cluster
 from tests.rtc_client import voice
 
 pytestmark = pytest.mark.slow
@@ -84,6 +84,24 @@ async def first_caption(listener: Listener, lang: str, since: float, timeout: fl
     raise AssertionError(f"no {lang} caption within {timeout} s")
 
 
+async def open_page(playwright, url: str, janus: Janus, room: int, pin: str | None,
+                    listen: str, silence: Path, errors: list[str]):
+    """A Chromium page in the Janus room (fake camera off, a silent microphone)."""
+    from tests.e2e.test_browser import launch_page
+
+    browser, page = await launch_page(playwright, silence, (1280, 800), errors)
+    await page.goto(f"{url}/janus?room={room}&janus={janus.url}&apisecret={API_SECRET}")
+    await page.fill("#name", "Dana")
+    if pin:
+        await page.fill("#pin", pin)
+    await page.wait_for_function("document.querySelectorAll('#listen option').length > 1")
+    await page.select_option("#listen", listen)
+    await page.uncheck("#camera-on")
+    await page.click("#join")
+    await page.wait_for_selector("#status[data-state=connected]", timeout=30000)
+    return browser, page
+
+
 def test_rooms_on_two_nodes_and_a_lost_node(janus: Janus, tmp_path: Path) -> None:
     config = tmp_path / "interpres.toml"
     config.write_text(f"""
@@ -111,7 +129,7 @@ asr_target_requests = 0.5
                 stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            asyncio.run(scenario(url, janus, cluster, cluster_seconds))
+            asyncio.run(scenario(url, janus, cluster, cluster_seconds, tmp_path))
         except BaseException:
             print(server_log.read_text()[-6000:])
             raise
@@ -123,13 +141,27 @@ asr_target_requests = 0.5
                 server.kill()
 
 
-async def scenario(url: str, janus: Janus, cluster, cluster_seconds: float) -> None:
+async def scenario(url: str, janus: Janus, cluster, cluster_seconds: float,
+                   tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    from bot.audio_io import write_wav
+
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(48000 * 2, np.int16), 48000)
+    async with async_playwright() as playwright:
+        await people_and_a_lost_node(url, janus, cluster, cluster_seconds, playwright, silence)
+
+
+async def people_and_a_lost_node(url: str, janus: Janus, cluster, cluster_seconds: float,
+                                 playwright, silence: Path) -> None:
     ana = Participant(janus.url, 1234, "Ana", looped("en_leopard"), delay=3.0)
     bruno = Participant(janus.url, 5678, "Bruno", looped("es_leopard"), delay=3.0,
                         pin="4321")
     french = Listener(janus.url, 1234, "Interpreter · Français")
     english = Listener(janus.url, 5678, "Interpreter · English", pin="4321")
     listeners = [french, english]
+    browsers: list = []
     try:
         await ana.publish()
         await bruno.publish()
@@ -164,6 +196,13 @@ async def scenario(url: str, janus: Janus, cluster, cluster_seconds: float) -> N
         listener = english if lost_room == 5678 else french
         lang = "en" if lost_room == 5678 else "fr"
         other = french if listener is english else english
+        # A person's page in that room too: the reference client must follow the restart.
+        errors: list[str] = []
+        browser, page = await open_page(playwright, url, janus, lost_room, listener.pin,
+                                        lang, silence, errors)
+        browsers.append(browser)
+        page_captions = page.locator(f"#captions .caption[data-lang={lang}]")
+        await page_captions.first.wait_for(timeout=40000)
 
         # The worker node dies with the bot on it.
         cluster.nodes[1].lose()
@@ -188,6 +227,17 @@ async def scenario(url: str, janus: Janus, cluster, cluster_seconds: float) -> N
         print(f"node lost: bot restarted on the head {back_after:.1f} s later; {lang} "
               f"captions resumed {resumed:.1f} s after the loss")
         assert resumed <= RESUME_WITHIN, resumed
+        # The page said so, and shows captions again.
+        await page.locator("#toasts .toast", has_text="interpreter restarted").wait_for(
+            timeout=20000)
+        before = await page_captions.count()
+        deadline = time.monotonic() + 30
+        while await page_captions.count() <= before:
+            assert time.monotonic() < deadline, "no caption on the page after the restart"
+            await asyncio.sleep(0.3)
+        print(f"the page showed the restart notice and a caption "
+              f"{time.monotonic() - lost_at:.1f} s after the loss")
+        assert not errors, errors
         # The other room went on all along.
         await first_caption(other, "fr" if other is french else "en", lost_at, 30)
         replicas = set()
@@ -195,7 +245,17 @@ async def scenario(url: str, janus: Janus, cluster, cluster_seconds: float) -> N
             replicas |= set((await bot_status(url, room))["recognition"]["replicas"])
         print(f"recognition replicas that served the rooms: {len(replicas)}")
         assert len(replicas) >= 2
+        # The bots' finals reach the server's transcripts, from both nodes.
+        for room, name, lang in ((1234, "Ana", "fr"), (5678, "Bruno", "en")):
+            text = await asyncio.to_thread(
+                lambda room=room, lang=lang: urllib.request.urlopen(
+                    f"{url}/api/janus/rooms/{room}/transcript?lang={lang}&format=txt",
+                    timeout=10).read().decode())
+            assert f"{name}: " in text, (room, text[:500])
     finally:
+        for browser in browsers:
+            with contextlib.suppress(Exception):
+                await browser.close()
         for peer in (*listeners, ana, bruno):
             with contextlib.suppress(Exception):
                 await peer.close()

@@ -103,3 +103,53 @@ def test_coturn_denies_private_peers_and_uses_rest_credentials() -> None:
     for denied in ("10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255",
                    "192.168.0.0-192.168.255.255", "127.0.0.0-127.255.255.255", "::1"):
         assert f"denied-peer-ip={denied}" in text
+
+
+def test_cluster_overlay_runs_ray_nodes_with_room_capacity() -> None:
+    from bot.cluster.room_bots import ROOM_RESOURCE
+
+    overlay = yaml.safe_load((DEPLOY / "compose.cluster.yaml").read_text())
+    services = overlay["services"]
+    assert set(services) == {"interpres", "ray-head", "ray-worker", "ray-gpu-worker"}
+    assert services["interpres"]["environment"]["INTERPRES_CLUSTER_ADDRESS"] == "127.0.0.1:6379"
+    for name in ("ray-head", "ray-worker", "ray-gpu-worker"):
+        service = services[name]
+        command = " ".join(service["entrypoint"])
+        assert "ray start" in command and "--block" in command, name
+        assert ROOM_RESOURCE in command, name
+        assert service["build"]["args"]["EXTRAS"] == "cluster"
+        assert service["environment"]["RAY_health_check_period_ms"]
+    assert "--head" in " ".join(services["ray-head"]["entrypoint"])
+    assert services["ray-worker"]["profiles"] == ["worker"]
+    assert "--num-gpus=1" in " ".join(services["ray-gpu-worker"]["entrypoint"])
+
+
+def test_kuberay_manifest_deploys_what_the_code_serves() -> None:
+    import ray
+    from ray.serve import Application
+
+    from bot.cluster import recognition
+    from bot.cluster.room_bots import ROOM_RESOURCE
+
+    documents = list(yaml.safe_load_all((DEPLOY / "kuberay" / "rayservice.yaml").read_text()))
+    kinds = {doc["kind"]: doc for doc in documents}
+    assert set(kinds) == {"RayService", "Deployment", "ConfigMap", "Service"}
+    service = kinds["RayService"]["spec"]
+    assert service["rayClusterConfig"]["rayVersion"] == ray.__version__
+    pin = [line for line in (ROOT / "pyproject.toml").read_text().splitlines()
+           if '"ray[serve]==' in line]
+    assert pin and ray.__version__ in pin[0]
+    app = yaml.safe_load(service["serveConfigV2"])["applications"][0]
+    assert app["name"] == recognition.APP
+    assert app["deployments"][0]["name"] == recognition.DEPLOYMENT
+    module, _, builder = app["import_path"].partition(":")
+    assert module == recognition.__name__
+    assert isinstance(getattr(recognition, builder)(app["args"]), Application)
+    groups = {g["groupName"]: g for g in service["rayClusterConfig"]["workerGroupSpecs"]}
+    assert ROOM_RESOURCE in groups["rooms"]["rayStartParams"]["resources"]
+    assert json.loads(json.loads(groups["rooms"]["rayStartParams"]["resources"]))
+    server = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--cluster" in server["command"] and "ray://interpres-head-svc:10001" in \
+        server["command"]
+    toml = kinds["ConfigMap"]["data"]["interpres.toml"]
+    assert "deploy_recognition = false" in toml

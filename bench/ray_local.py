@@ -1,7 +1,7 @@
-"""A real local Ray cluster for tests: a head and a second node, each a separate `ray start
---block` in its own process group, so one node can be lost (SIGKILL to its whole group, as a
-machine that dies) while the other goes on. Node loss is noticed within ~1.5 s (health checks
-every 0.5 s, 2 failures), not Ray's default of ~30 s."""
+"""A real local Ray cluster, for bench.cluster and the cluster tests: a head and a second
+node, each a separate `ray start --block` in its own process group, so one node can be lost
+(SIGKILL to its whole group, as a machine that dies) while the other goes on. Node loss is
+noticed within ~1.5 s (health checks every 0.5 s, 2 failures), not Ray's default of ~30 s."""
 
 from __future__ import annotations
 
@@ -36,6 +36,35 @@ class Node:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+
+    def rss_mb(self) -> float:
+        """Resident memory of the node in MB: its process group (raylet, GCS...) and every
+        process descended from it (Ray starts actor workers in groups of their own)."""
+        parent: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        group: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent[pid], group[pid] = int(fields[1]), int(fields[2])
+                rss[pid] = next((int(line.split()[1]) for line in
+                                 (entry / "status").read_text().splitlines()
+                                 if line.startswith("VmRSS:")), 0)
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+
+        def belongs(pid: int) -> bool:
+            seen = 0
+            while pid > 1 and seen < 64:
+                if group.get(pid) == self.process.pid:
+                    return True
+                pid, seen = parent.get(pid, 0), seen + 1
+            return False
+
+        return sum(kb for pid, kb in rss.items() if belongs(pid)) / 1024
 
     def lose(self) -> None:
         """The machine dies: every process of the node at once."""
@@ -98,10 +127,11 @@ class LocalCluster:
 
 @contextlib.contextmanager
 def local_cluster(temp: Path, worker_resources: dict[str, float],
-                  head_resources: dict[str, float]) -> Iterator[LocalCluster]:
+                  head_resources: dict[str, float], head_cpus: int = 2
+                  ) -> Iterator[LocalCluster]:
     cluster = LocalCluster(f"127.0.0.1:{free_port()}", temp)
     try:
-        cluster.add("head", head_resources, head=True)
+        cluster.add("head", head_resources, cpus=head_cpus, head=True)
         cluster.wait_nodes(1)
         cluster.add("worker", worker_resources)
         cluster.wait_nodes(2)

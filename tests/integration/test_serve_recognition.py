@@ -1,0 +1,98 @@
+"""Recognition through the Ray Serve deployment, on a real one-node Ray cluster: the same
+transcripts as in-process, a bad request fails only its caller, a superseded interim is
+dropped across the process boundary, and decodes carry their replica."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.ray_local import LocalCluster, free_port
+from bot.asr.scheduler import Dropped
+from bot.asr.whisper import DecodeOptions, Transcript
+from tests.integration.test_scheduler import cut, requests
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def serve_recognition():
+    import ray
+
+    from bot.cluster.connect import join_cluster
+    from bot.config import Config
+
+    cluster = LocalCluster(f"127.0.0.1:{free_port()}", Path(tempfile.mkdtemp()))
+    try:
+        cluster.add("head", {}, head=True)
+        cluster.wait_nodes(1)
+        join_cluster(replace(Config.from_env(), cluster={"address": cluster.address}))
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.stop()
+
+
+def test_serve_gives_the_in_process_transcripts(serve_recognition, engines) -> None:
+    from bot.cluster.recognition import ServeRecognition
+
+    items = requests(5)
+
+    async def main() -> list[Transcript]:
+        remote, asr, _ = await ServeRecognition.connect()
+        assert asr.name == engines.asr.name and asr.multilingual
+        got = await asyncio.gather(*(remote.decode(asr, audio, options)
+                                     for audio, options in items))
+        assert remote.traffic.served == len(items) and len(remote.traffic.replicas) == 1
+        return list(got)
+
+    remote = asyncio.run(main())
+    local = [engines.asr.transcribe(audio, options) for audio, options in items]
+    for theirs, ours in zip(remote, local, strict=True):
+        assert (theirs.text, theirs.language) == (ours.text, ours.language)
+
+
+def test_a_bad_request_fails_only_its_caller(serve_recognition) -> None:
+    from bot.cluster.recognition import ServeRecognition
+
+    audio = cut(0)
+    good = DecodeOptions(language="en")
+
+    async def main() -> list:
+        remote, asr, _ = await ServeRecognition.connect()
+        return await asyncio.gather(*(remote.decode(asr, audio, options) for options in
+                                      (good, replace(good, language="xx"), good)),
+                                    return_exceptions=True)
+
+    first, bad, third = asyncio.run(main())
+    assert isinstance(first, Transcript) and isinstance(third, Transcript)
+    assert isinstance(bad, Exception) and not isinstance(bad, Dropped)
+    assert "xx" in str(bad)
+
+
+def test_a_superseded_interim_is_dropped_through_serve(serve_recognition) -> None:
+    from bot.cluster.recognition import ServeRecognition
+
+    audio = cut(0, 8.0)
+
+    async def main() -> list:
+        remote, asr, _ = await ServeRecognition.connect()
+        # A final holds the replica's thread; the speaker's first interim waits, and its
+        # second interim supersedes it there.
+        final = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(beam_size=5)))
+        await asyncio.sleep(0.1)
+        first = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(),
+                                                    kind="interim", speaker="s"))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(),
+                                                     kind="interim", speaker="s"))
+        return await asyncio.gather(final, first, second, return_exceptions=True)
+
+    final, first, second = asyncio.run(main())
+    assert isinstance(final, Transcript)
+    assert isinstance(first, Dropped), first
+    assert isinstance(second, Transcript)
