@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RAY = Path(sys.executable).with_name("ray")
+# As bot/cluster does: no Ray call in this process may start a local Ray of its own.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
 FAST_HEALTH = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                "RAY_health_check_timeout_ms": "500", "RAY_health_check_failure_threshold": "2",
                "RAY_USAGE_STATS_ENABLED": "0"}
@@ -82,6 +84,14 @@ class LocalCluster:
     # pytest tmp_path does not.
     ray_temp: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
 
+    @property
+    def env(self) -> dict[str, str]:
+        """What every process of the cluster, and every driver, needs in its environment.
+        Token authentication is off, explicitly: this cluster listens on loopback only, and
+        an unset mode would turn it on whenever a ~/.ray/auth_token exists (Ray 2.60), after
+        drivers in this process had cached "off". Deployments turn it on (README)."""
+        return {**FAST_HEALTH, "RAY_AUTH_MODE": "disabled"}
+
     def add(self, name: str, resources: dict[str, float], cpus: int = 2,
             head: bool = False) -> Node:
         log = self.temp / f"{name}.log"
@@ -96,7 +106,7 @@ class LocalCluster:
             args += ["--address", self.address]
         with log.open("wb") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                       env={**os.environ, **FAST_HEALTH},
+                                       env={**os.environ, **self.env},
                                        start_new_session=True)
         node = Node(name, process, log)
         self.nodes.append(node)
@@ -111,8 +121,8 @@ class LocalCluster:
                     raise RuntimeError(f"ray node {node.name} exited: "
                                        f"{node.log.read_text()[-2000:]}")
             status = subprocess.run([str(RAY), "status", "--address", self.address],
-                                    capture_output=True, text=True, env={**os.environ,
-                                                                         **FAST_HEALTH})
+                                    capture_output=True, text=True,
+                                    env={**os.environ, **self.env})
             active = status.stdout.split("Pending:")[0].count(" node_")
             if status.returncode == 0 and active >= count:
                 return time.monotonic() - started
@@ -126,15 +136,23 @@ class LocalCluster:
 
 
 @contextlib.contextmanager
-def local_cluster(temp: Path, worker_resources: dict[str, float],
+def local_cluster(temp: Path, worker_resources: dict[str, float] | None,
                   head_resources: dict[str, float], head_cpus: int = 2
                   ) -> Iterator[LocalCluster]:
     cluster = LocalCluster(f"127.0.0.1:{free_port()}", temp)
+    saved = {key: os.environ.get(key) for key in cluster.env}
+    os.environ.update(cluster.env)  # drivers in this process and its children
     try:
         cluster.add("head", head_resources, cpus=head_cpus, head=True)
         cluster.wait_nodes(1)
-        cluster.add("worker", worker_resources)
-        cluster.wait_nodes(2)
+        if worker_resources is not None:  # None: the head alone
+            cluster.add("worker", worker_resources)
+            cluster.wait_nodes(2)
         yield cluster
     finally:
         cluster.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -73,13 +73,14 @@ class FileSettings:
     # [cluster]: address ("auto", "ray://head:10001", "head:6379") puts Janus room bots and
     # recognition on a Ray cluster; asr_min_replicas, asr_max_replicas, asr_target_requests
     # (Serve autoscaling), asr_num_cpus, asr_num_gpus (per recognition replica),
-    # deploy_recognition = false when a KubeRay RayService deploys recognition instead
+    # deploy_recognition = false when a KubeRay RayService deploys recognition instead;
+    # mt_replicas, mt_num_cpus, mt_num_gpus for the [[translation]] models' deployment
     cluster: dict[str, Any] = field(default_factory=dict)
 
 
 _TOP = {"models_dir", "asr", "translation", "voices", "janus", "phrases", "cluster"}
 _CLUSTER_NUMBERS = {"asr_min_replicas", "asr_max_replicas", "asr_target_requests",
-                    "asr_num_cpus", "asr_num_gpus"}
+                    "asr_num_cpus", "asr_num_gpus", "mt_replicas", "mt_num_cpus", "mt_num_gpus"}
 _JANUS = {"url", "public_url", "room", "pin", "api_secret", "token", "to", "leave_after"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}

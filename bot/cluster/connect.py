@@ -22,7 +22,8 @@ def autoscaling(settings: dict[str, Any]) -> dict[str, Any]:
 
 def join_cluster(config: Any) -> float:
     """Connect to config.cluster["address"] and deploy (or update) the recognition
-    application; returns the seconds it took. Blocking: run it off the event loop."""
+    application, and the translation one when [[translation]] models are configured;
+    returns the seconds it took. Blocking: run it off the event loop."""
     import ray
 
     from bot.cluster.recognition import deploy
@@ -35,6 +36,12 @@ def join_cluster(config: Any) -> float:
     if settings.get("deploy_recognition", True):
         deploy(config, autoscaling(settings), num_cpus=float(settings.get("asr_num_cpus", 1)),
                num_gpus=float(settings.get("asr_num_gpus", 0)))
+        if config.translation_models:
+            from bot.cluster import translation
+
+            translation.deploy(config, num_cpus=float(settings.get("mt_num_cpus", 1)),
+                               num_gpus=float(settings.get("mt_num_gpus", 0)),
+                               replicas=int(settings.get("mt_replicas", 1)))
     else:
         wait_for_recognition()
     took = time.monotonic() - started
@@ -63,11 +70,13 @@ def leave_cluster(deployed: bool = True) -> None:
     import ray
     from ray import serve
 
-    from bot.cluster.recognition import APP
+    from bot.cluster import recognition, translation
 
     try:
         if deployed:
-            serve.delete(APP)
+            for app in (recognition.APP, translation.APP):
+                if app in serve.status().applications:
+                    serve.delete(app)
     except Exception:  # noqa: BLE001 - the cluster may be gone already
-        log.debug("cluster: removing %s failed", APP, exc_info=True)
+        log.debug("cluster: removing the applications failed", exc_info=True)
     ray.shutdown()

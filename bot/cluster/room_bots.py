@@ -88,8 +88,10 @@ class RoomBot:
 
         # Apertium's pairs start after the bot is in its room (`_warm`), not before: a
         # restarted bot rejoins a second sooner, and on a busy node several.
-        self.router, self.voices = load_translation_and_voices(config, True, lambda m: None,
-                                                               warm=False)
+        # Configured CTranslate2 models are the translation deployment's, not loaded here
+        # (`_connect` puts its pairs first).
+        self.router, self.voices = load_translation_and_voices(
+            replace(config, translation_models=()), True, lambda m: None, warm=False)
         self._warming: asyncio.Task[None] | None = None
         self.timeline["loaded"] = time.time()
 
@@ -102,6 +104,14 @@ class RoomBot:
         from bot.workers import Workers
 
         scheduler, asr, interim = await ServeRecognition.connect()
+        if self.config.translation_models:
+            from bot.cluster.translation import remote_pairs
+            from bot.mt.router import TranslationRouter
+
+            pairs = await remote_pairs()
+            if pairs:
+                self.router.close()
+                self.router = TranslationRouter.from_system(translators=pairs)
         self.engines = Engines(asr=asr, router=self.router,  # type: ignore[arg-type]
                                voices=self.voices, workers=Workers(),
                                interim_asr=interim,  # type: ignore[arg-type]

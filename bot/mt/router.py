@@ -49,17 +49,19 @@ class TranslationRouter:
 
     @classmethod
     def from_system(cls, modes_dir: Path | None = None,
-                    neural: Sequence[TranslationModel] = ()) -> TranslationRouter:
+                    neural: Sequence[TranslationModel] = (),
+                    translators: Sequence[TextTranslator] = ()) -> TranslationRouter:
         """The configured CTranslate2 models, then one Apertium translator per installed pair.
 
         Order is preference for a pair more than one engine serves: a model made for that
         one pair (Marian), then a multilingual model, then Apertium. A multilingual model's
         direct pair also beats any pivot, because the shortest path wins. Loading a
         CTranslate2 model reads it into memory; Apertium starts no process until used.
+        `translators`: ready ones that go first (a cluster's translation deployment).
         """
         from bot.mt.apertium import ApertiumTranslator, installed_pairs
 
-        translators: list[TextTranslator] = []
+        translators = list(translators)
         if neural:
             from bot.mt.ctranslate2 import models_from
 

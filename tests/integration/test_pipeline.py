@@ -181,3 +181,15 @@ def test_a_gap_without_audio_closes_the_utterance_at_its_first_pause(engines):
     assert "son" in final.text.lower().split()  # "Las arenas son blanc..."
     print(f"final after {heard:.2f} s of gap: {final.text}")
     assert heard <= 0.8  # closed before the 1.2 s long hangover, though the text is cut
+
+
+def test_a_speakers_pipeline_started_again_never_reuses_a_segment_id(engines):
+    """A bot that rejoins Janus or is restarted on another node starts its speakers'
+    pipelines again: pages ignore new revisions of a segment they saw final, and the
+    transcript store would overwrite the earlier line, so ids must not repeat."""
+    audio = read_audio(clip("en_whisper_jfk").path)
+    first, second = ({c.segment for c in source_captions(run_pipeline(engines, audio,
+                                                                      language="en"))}
+                     for _ in range(2))
+    assert first and second and not first & second, (first, second)
+    assert all(s.startswith("p1.") for s in first | second)

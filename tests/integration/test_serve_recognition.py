@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.ray_local import LocalCluster, free_port
+from bench.ray_local import local_cluster
 from bot.asr.scheduler import Dropped
 from bot.asr.whisper import DecodeOptions, Transcript
+from bot.config_file import read
 from tests.integration.test_scheduler import cut, requests
 
 pytestmark = pytest.mark.slow
@@ -26,15 +27,12 @@ def serve_recognition():
     from bot.cluster.connect import join_cluster
     from bot.config import Config
 
-    cluster = LocalCluster(f"127.0.0.1:{free_port()}", Path(tempfile.mkdtemp()))
-    try:
-        cluster.add("head", {}, head=True)
-        cluster.wait_nodes(1)
-        join_cluster(replace(Config.from_env(), cluster={"address": cluster.address}))
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.stop()
+    with local_cluster(Path(tempfile.mkdtemp()), None, {}) as cluster:
+        try:
+            join_cluster(replace(Config.from_env(), cluster={"address": cluster.address}))
+            yield cluster
+        finally:
+            ray.shutdown()
 
 
 def test_serve_gives_the_in_process_transcripts(serve_recognition, engines) -> None:
@@ -96,3 +94,29 @@ def test_a_superseded_interim_is_dropped_through_serve(serve_recognition) -> Non
     assert isinstance(final, Transcript)
     assert isinstance(first, Dropped), first
     assert isinstance(second, Transcript)
+
+
+def test_translation_through_serve(serve_recognition, tiny_models) -> None:
+    """The configured CTranslate2 models as the translation deployment: a room bot's router
+    puts its pairs first, answers equal the local model's, a bad request fails alone."""
+    from bench.tiny_models import EN_FR
+    from bot.cluster import translation
+    from bot.config import Config
+    from bot.mt.base import TranslationError
+    from bot.mt.router import TranslationRouter
+
+    config = replace(Config.from_env(), translation_models=read(tiny_models).translation)
+    translation.deploy(config)
+    pairs = asyncio.run(translation.remote_pairs())
+    router = TranslationRouter.from_system(translators=pairs)
+    try:
+        assert router.route("en", "fr").engine == "ctranslate2:opus-mt-en-fr"
+        assert router.route("fr", "en").engine == "ctranslate2:tiny-m2m100:fr-en"
+        for english, french in EN_FR:
+            assert router.translate(router.route("en", "fr"), english) == french
+        bad = translation.RemotePair(pairs[0].handle, "no-such-model", "en", "fr", False)
+        with pytest.raises(TranslationError, match="no-such-model"):
+            bad.translate("Hello.")
+        assert router.translate(router.route("en", "fr"), EN_FR[0][0]) == EN_FR[0][1]
+    finally:
+        router.close()

@@ -153,3 +153,19 @@ def test_kuberay_manifest_deploys_what_the_code_serves() -> None:
         server["command"]
     toml = kinds["ConfigMap"]["data"]["interpres.toml"]
     assert "deploy_recognition = false" in toml
+
+
+def test_every_ray_process_in_the_deploy_files_uses_token_authentication() -> None:
+    overlay = yaml.safe_load((DEPLOY / "compose.cluster.yaml").read_text())
+    for name, service in overlay["services"].items():
+        assert service["environment"]["RAY_AUTH_MODE"] == "token", name
+        assert "ray_auth_token" in service["secrets"], name
+    documents = list(yaml.safe_load_all((DEPLOY / "kuberay" / "rayservice.yaml").read_text()))
+    cluster = documents[0]["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"]["template"]["spec"],
+            *(group["template"]["spec"] for group in cluster["workerGroupSpecs"]),
+            documents[1]["spec"]["template"]["spec"]]
+    for pod in pods:
+        env = {item["name"]: item for item in pod["containers"][0]["env"]}
+        assert env["RAY_AUTH_MODE"]["value"] == "token"
+        assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "ray_auth_token"
