@@ -82,13 +82,12 @@ class RoomBot:
         self.room: Any = None
         self.task: asyncio.Task[None] | None = None
         self.stop = asyncio.Event()
-        # Loaded here, not on the first request: a restarted actor (its node lost) loads
-        # while the manager's next status call is on its way, and rejoins sooner.
         from bot.pipeline.engines import load_translation_and_voices
 
-        # Apertium's pairs start after the bot is in its room (`_warm`), not before: a
-        # restarted bot rejoins a second sooner, and on a busy node several.
-        # Configured CTranslate2 models are the translation deployment's, not loaded here
+        # Loaded here, not on the first request, so a restarted actor (its node lost) loads
+        # while the manager's next status call is on its way. Apertium's pairs start only
+        # once the bot is in its room (`ensure`): a second sooner back, several on a busy
+        # node. Configured CTranslate2 models belong to the translation deployment
         # (`_connect` puts its pairs first).
         self.router, self.voices = load_translation_and_voices(
             replace(config, translation_models=()), True, lambda m: None, warm=False)
@@ -109,9 +108,12 @@ class RoomBot:
             from bot.mt.router import TranslationRouter
 
             pairs = await remote_pairs()
+            self.router.close()
             if pairs:
-                self.router.close()
                 self.router = TranslationRouter.from_system(translators=pairs)
+            else:  # nobody deployed them (deploy_recognition = false): load them here
+                self.router = await asyncio.to_thread(
+                    TranslationRouter.from_system, None, self.config.translation_models)
         self.engines = Engines(asr=asr, router=self.router,  # type: ignore[arg-type]
                                voices=self.voices, workers=Workers(),
                                interim_asr=interim,  # type: ignore[arg-type]
@@ -252,34 +254,38 @@ class ClusterBots:
                 RECOGNITION_REPLICAS.set(self.replicas)
             except Exception:  # noqa: BLE001 - a status, not worth stopping the watch
                 log.debug("cluster: serve status failed", exc_info=True)
-            for room, bot in list(self.bots.items()):
-                try:
-                    status = await asyncio.wait_for(
-                        bot.actor.status.remote(sorted(bot.languages)), STATUS_TIMEOUT)
-                except Exception as error:  # noqa: BLE001 - restarting: ask again later
-                    log.warning("cluster: room %d's bot does not answer (%s)", room, error)
-                    continue
-                if bot.last and status["pid"] != bot.last.get("pid"):
-                    bot.restarts += 1
-                    ROOM_BOT_RESTARTS.inc()
-                    log.warning("cluster: room %d's bot was restarted on node %s", room,
-                                status["node"][:12])
-                for name, caption in status.pop("finals", []):
-                    if self.store is not None:
-                        self.store.add(name, caption)
-                bot.last = status
-                bot.down = 0 if status["running"] else bot.down + 1
-                if bot.down * WATCH_EVERY >= GIVE_UP_AFTER:
-                    log.warning("cluster: room %d's bot could not rejoin for %.0f s: it "
-                                "leaves (a page's request starts it again)", room,
-                                GIVE_UP_AFTER)
-                    await self._stop(room, bot)
-                    continue
-                alone = status.get("alone_for")
-                if alone is not None and alone >= self.leave_after:
-                    log.info("cluster: nobody in room %d for %.0f s: the interpreter leaves",
-                             room, alone)
-                    await self._stop(room, bot)
+            # All at once: a bot being restarted elsewhere answers only once it is back,
+            # and must not hold up the others' status (and their transcripts).
+            await asyncio.gather(*(self._check(room, bot)
+                                   for room, bot in list(self.bots.items())))
+
+    async def _check(self, room: int, bot: ClusterBot) -> None:
+        try:
+            status = await asyncio.wait_for(
+                bot.actor.status.remote(sorted(bot.languages)), STATUS_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - restarting: ask again later
+            log.warning("cluster: room %d's bot does not answer (%s)", room, error)
+            return
+        if bot.last and status["pid"] != bot.last.get("pid"):
+            bot.restarts += 1
+            ROOM_BOT_RESTARTS.inc()
+            log.warning("cluster: room %d's bot was restarted on node %s", room,
+                        status["node"][:12])
+        for name, caption in status.pop("finals", []):
+            if self.store is not None:
+                self.store.add(name, caption)
+        bot.last = status
+        bot.down = 0 if status["running"] else bot.down + 1
+        if bot.down * WATCH_EVERY >= GIVE_UP_AFTER:
+            log.warning("cluster: room %d's bot could not rejoin for %.0f s: it leaves (a "
+                        "page's request starts it again)", room, GIVE_UP_AFTER)
+            await self._stop(room, bot)
+            return
+        alone = status.get("alone_for")
+        if alone is not None and alone >= self.leave_after:
+            log.info("cluster: nobody in room %d for %.0f s: the interpreter leaves", room,
+                     alone)
+            await self._stop(room, bot)
 
     async def _stop(self, room: int, bot: ClusterBot) -> None:
         with contextlib.suppress(Exception):

@@ -205,6 +205,7 @@ async def people_and_a_lost_node(url: str, janus: Janus, cluster, cluster_second
         await page_captions.first.wait_for(timeout=40000)
 
         # The worker node dies with the bot on it.
+        shown_before = await page_captions.count()
         cluster.nodes[1].lose()
         lost_at, lost_wall = time.monotonic(), time.time()
         while True:
@@ -230,9 +231,8 @@ async def people_and_a_lost_node(url: str, janus: Janus, cluster, cluster_second
         # The page said so, and shows captions again.
         await page.locator("#toasts .toast", has_text="interpreter restarted").wait_for(
             timeout=20000)
-        before = await page_captions.count()
         deadline = time.monotonic() + 30
-        while await page_captions.count() <= before:
+        while await page_captions.count() <= shown_before:
             assert time.monotonic() < deadline, "no caption on the page after the restart"
             await asyncio.sleep(0.3)
         print(f"the page showed the restart notice and a caption "
