@@ -478,11 +478,9 @@ async def janus_interpreter_status(request: Request) -> Response:
     room = _janus_room(raw_room)
     if room is None:
         return error(400, "a Janus room is a positive number")
-    try:
-        check_token(request, state, raw_room)
-    except Refused as refused:
-        state.metrics.refuse(refused.reason)
-        return error(refused.status, refused.message, **refused.headers)
+    refused = _refused_token(request, state, raw_room)
+    if refused is not None:
+        return refused
     status = state.janus_bots.status().get(room) if state.janus_bots is not None else None
     if status is None:
         return error(404, f"no interpreter in Janus room {room}")
@@ -499,6 +497,16 @@ async def janus_transcript(request: Request) -> Response:
     return await _transcript(request, f"janus-{room}", raw_room)
 
 
+def _refused_token(request: Request, state: State, room: str) -> Response | None:
+    """The error response when the request's token does not open `room`, else None."""
+    try:
+        check_token(request, state, room)
+    except Refused as refused:
+        state.metrics.refuse(refused.reason)
+        return error(refused.status, refused.message, **refused.headers)
+    return None
+
+
 def _janus_room(raw: str) -> int | None:
     """A Janus room number from a path (Janus's ids fit in a JavaScript number)."""
     return int(raw) if raw.isdigit() and 0 < int(raw) < 2**53 else None
@@ -506,11 +514,9 @@ def _janus_room(raw: str) -> int | None:
 
 async def _transcript(request: Request, room_name: str, token_room: str) -> Response:
     state: State = request.app.state.interpres
-    try:
-        check_token(request, state, token_room)
-    except Refused as refused:
-        state.metrics.refuse(refused.reason)
-        return error(refused.status, refused.message, **refused.headers)
+    refused = _refused_token(request, state, token_room)
+    if refused is not None:
+        return refused
     if state.store is None:
         return error(404, "transcripts are disabled on this server")
     fmt = request.query_params.get("format", "vtt")

@@ -19,8 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,33 +55,21 @@ class Reply:
 @serve.deployment(name=DEPLOYMENT, max_ongoing_requests=64, health_check_period_s=2,
                   health_check_timeout_s=10, graceful_shutdown_timeout_s=5)
 class Recognition:
-    def __init__(self, model: str, device: str, compute_type: str, interim_model: str,
-                 models_dir: str | None) -> None:
+    def __init__(self, config: Any) -> None:
+        """`config`: bot.config.Config; its [asr] settings say what to load."""
         import ray
 
         from bot.asr.scheduler import RecognitionScheduler
-        from bot.asr.whisper import WhisperEngine
-        from bot.models.embedded import resolve_asr_model
+        from bot.pipeline.engines import load_whisper
 
-        root = Path(models_dir) if models_dir else None
-        self.asr = WhisperEngine(resolve_asr_model(model, models_dir=root), device=device,
-                                 compute_type=compute_type, name=model)
-        self.asr.warm_up()
-        self.interim = None
-        if interim_model and interim_model != model:
-            self.interim = WhisperEngine(resolve_asr_model(interim_model, models_dir=root),
-                                         device=device, compute_type=compute_type,
-                                         name=interim_model)
-            self.interim.warm_up()
+        self.asr, self.interim = load_whisper(config)
         self.scheduler = RecognitionScheduler()
         self.replica = f"{ray.get_runtime_context().get_node_id()[:12]}/{os.getpid()}"
-        self.served = 0
 
     def describe(self) -> dict[str, Any]:
         """What the pipelines' stand-ins need to know of the engines."""
         return {"name": self.asr.name, "multilingual": self.asr.multilingual,
-                "interim": self.interim.name if self.interim else None,
-                "replica": self.replica}
+                "interim": self.interim.name if self.interim else None}
 
     async def decode(self, role: str, audio: np.ndarray, options: DecodeOptions, kind: str,
                      speaker: str | None, due_in: float | None) -> Reply:
@@ -95,12 +82,7 @@ class Recognition:
                 deadline=deadline)
         except Dropped:
             transcript = None
-        self.served += 1
         return Reply(transcript, self.scheduler.load.busy(time.perf_counter()), self.replica)
-
-    def stats(self) -> dict[str, Any]:
-        return {"replica": self.replica, "served": self.served,
-                "queued": self.scheduler.queued()}
 
     def __del__(self) -> None:
         scheduler = getattr(self, "scheduler", None)
@@ -115,8 +97,7 @@ def deploy(config: Any, autoscaling: dict[str, Any] | None = None, num_cpus: flo
     deployment = Recognition.options(
         ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus},
         autoscaling_config=autoscaling or {"min_replicas": 1, "max_replicas": 1})
-    app = deployment.bind(config.asr_model, config.asr_device, config.asr_compute_type,
-                          config.asr_interim_model, str(config.model_root))
+    app = deployment.bind(config)
     return serve.run(app, name=APP, route_prefix=None)
 
 
@@ -127,16 +108,15 @@ def app_builder(args: dict[str, Any]) -> Any:
     compute_type). Autoscaling and resources come from the config file's deployment entry."""
     from bot.config import Config
 
-    unknown = set(args) - {"model", "interim_model", "device", "compute_type"}
+    settings = {"model": "asr_model", "interim_model": "asr_interim_model",
+                "device": "asr_device", "compute_type": "asr_compute_type"}
+    unknown = set(args) - set(settings)
     if unknown:
         raise ValueError(f"unknown recognition args: {', '.join(sorted(unknown))} (known: "
-                         "model, interim_model, device, compute_type)")
+                         f"{', '.join(settings)})")
     config = Config.from_env()
-    return Recognition.bind(args.get("model", config.asr_model),
-                            args.get("device", config.asr_device),
-                            args.get("compute_type", config.asr_compute_type),
-                            args.get("interim_model", config.asr_interim_model),
-                            str(config.model_root))
+    return Recognition.bind(replace(config, **{settings[key]: value
+                                               for key, value in args.items()}))
 
 
 def running_replicas() -> int:
@@ -159,7 +139,6 @@ class Traffic:
     served: int = 0
     dropped: int = 0
     replicas: set[str] = field(default_factory=set)
-    seconds: list[float] = field(default_factory=list)
 
 
 class ServeRecognition:
@@ -172,7 +151,6 @@ class ServeRecognition:
         self.busy = 0.0
         self.traffic = Traffic()
         self._in_flight = 0
-        self.load = AsrLoad()
 
     @classmethod
     async def connect(cls) -> tuple[ServeRecognition, RemoteWhisper, RemoteWhisper | None]:
@@ -189,7 +167,6 @@ class ServeRecognition:
         due_in = None
         if deadline is not None:
             due_in = math.inf if math.isinf(deadline) else deadline - time.monotonic()
-        started = time.monotonic()
         self._in_flight += 1
         try:
             for attempt in range(RETRIES + 1):
@@ -212,8 +189,6 @@ class ServeRecognition:
             self.traffic.dropped += 1
             raise Dropped(f"{kind} decode of {speaker} dropped by replica {reply.replica}")
         self.traffic.served += 1
-        self.traffic.seconds.append(time.monotonic() - started)
-        del self.traffic.seconds[:-500]
         return reply.transcript
 
     async def call(self, fn: Callable[[], Any]) -> Any:
@@ -222,7 +197,7 @@ class ServeRecognition:
 
     def plan(self, interval: float, beam: int) -> InterimPlan:
         """The interim schedule from how busy the replica that last answered was."""
-        return self.load.plan_for(self.busy, interval, beam)
+        return AsrLoad.plan_for(self.busy, interval, beam)
 
     def queued(self) -> int:
         return self._in_flight

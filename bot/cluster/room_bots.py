@@ -26,7 +26,7 @@ from typing import Any
 import ray
 from prometheus_client import Counter, Gauge
 
-from bot.janus.bots import JOIN_TIMEOUT, BotFailed, _failure
+from bot.janus.bots import JOIN_TIMEOUT, BotFailed, join_failure
 from bot.janus.room import JanusOptions
 
 log = logging.getLogger(__name__)
@@ -306,4 +306,4 @@ class ClusterBots:
             return BotFailed(400, str(cause))
         if isinstance(cause, (TimeoutError, asyncio.TimeoutError)):
             return BotFailed(504, f"the interpreter was not in room {room} in time")
-        return _failure(cause, self.template.url)
+        return join_failure(cause, self.template.url)

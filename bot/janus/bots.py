@@ -73,7 +73,7 @@ class JanusBots:
                                          return_when=asyncio.FIRST_COMPLETED)
             joined.cancel()
             if task in done:
-                raise _failure(task.exception(), self.template.url)
+                raise join_failure(task.exception(), self.template.url)
             if not done:
                 stop.set()
                 with contextlib.suppress(Exception):
@@ -122,7 +122,7 @@ class JanusBots:
             self._watcher.cancel()
 
 
-def _failure(error: BaseException | None, url: str) -> BotFailed:
+def join_failure(error: BaseException | None, url: str) -> BotFailed:
     if isinstance(error, JanusUnreachable):
         return BotFailed(502, f"cannot reach Janus at {url}: {error}")
     if isinstance(error, JanusError):

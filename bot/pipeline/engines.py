@@ -32,20 +32,7 @@ class Engines:
     def load(cls, config: Config, speech: bool = True,
              progress: Callable[[str], None] | None = None) -> Engines:
         say = progress or (lambda message: None)
-        model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
-        say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type})")
-        asr = WhisperEngine(model_dir, device=config.asr_device,
-                            compute_type=config.asr_compute_type, name=config.asr_model)
-        asr.warm_up()
-        interim = None
-        if config.asr_interim_model and config.asr_interim_model != config.asr_model:
-            say(f"loading Whisper {config.asr_interim_model} for English interims")
-            interim = WhisperEngine(resolve_asr_model(config.asr_interim_model,
-                                                      models_dir=config.model_root),
-                                    device=config.asr_device,
-                                    compute_type=config.asr_compute_type,
-                                    name=config.asr_interim_model)
-            interim.warm_up()
+        asr, interim = load_whisper(config, say)
         router, voices = load_translation_and_voices(config, speech, say)
         return cls(asr=asr, router=router, voices=voices, workers=Workers(),
                    interim_asr=interim)
@@ -54,6 +41,26 @@ class Engines:
         self.scheduler.close()
         self.router.close()
         self.workers.close()
+
+
+def load_whisper(config: Config, say: Callable[[str], None] = lambda message: None
+                 ) -> tuple[WhisperEngine, WhisperEngine | None]:
+    """The [asr] model, warmed up, and the interim model when one is configured (a
+    process's engines, or a cluster's recognition replica)."""
+    model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
+    say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type})")
+    asr = WhisperEngine(model_dir, device=config.asr_device,
+                        compute_type=config.asr_compute_type, name=config.asr_model)
+    asr.warm_up()
+    interim = None
+    if config.asr_interim_model and config.asr_interim_model != config.asr_model:
+        say(f"loading Whisper {config.asr_interim_model} for English interims")
+        interim = WhisperEngine(resolve_asr_model(config.asr_interim_model,
+                                                  models_dir=config.model_root),
+                                device=config.asr_device, compute_type=config.asr_compute_type,
+                                name=config.asr_interim_model)
+        interim.warm_up()
+    return asr, interim
 
 
 def load_translation_and_voices(config: Config, speech: bool, say: Callable[[str], None],
