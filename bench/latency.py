@@ -538,8 +538,9 @@ def build_report(args: argparse.Namespace, records: list[dict], erasure_parts: l
                                          "with_audio": sum(r["end_to_audio"] is not None
                                                            for r in translated)},
         "runtime_s": round(runtime, 1),
-        "records": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()
-                     if k not in ("end_at", "final_own_at", "committed_word_lag")}
+        "records": [{k: (round(v, 3) if isinstance(v, float)
+                         else [round(x, 2) for x in v] if isinstance(v, list) else v)
+                     for k, v in r.items() if k not in ("end_at", "final_own_at")}
                     for r in records],
     }
     if args.monologue_minutes > 0:

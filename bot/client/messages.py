@@ -13,8 +13,8 @@ from typing import Any
 @dataclass(frozen=True)
 class CaptionEvent:
     """One revision of a segment's caption; a later one with the same `segment` replaces it,
-    and `final` freezes it. `committed` is a prefix of `text` that will not change (empty for
-    translated interims)."""
+    and `final` freezes it. `committed` is a prefix of `text` that later interims keep (the
+    final may correct a committed word it is sure of; empty for translated interims)."""
 
     segment: str
     rev: int

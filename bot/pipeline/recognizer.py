@@ -27,7 +27,14 @@ from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
 from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.phrases import Phrase, canonical, hotwords
-from bot.pipeline.agreement import Agreement, split_units
+from bot.pipeline.agreement import (
+    Agreement,
+    copies_context,
+    corrected,
+    join_units,
+    split_units,
+    unit_probabilities,
+)
 from bot.pipeline.language import LanguageTracker
 from bot.pipeline.punctuation import as_sentence, capitalized
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
@@ -35,8 +42,9 @@ from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 RATE = 16000
-# Detection probability of a speaker's current language that settles an utterance at once.
-CONTINUE_LANGUAGE = 0.6
+# Detection probability of another language above which a speaker who spoke before is not
+# taken to go on in their language (their interims wait for the utterance to settle).
+SWITCH_CLEARLY = 0.8
 # Share of the utterance's (duration-weighted) language evidence needed to settle early.
 SETTLE_SHARE = 0.7
 SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
@@ -85,6 +93,8 @@ class RecognizerOptions:
       many words (twice as many characters for Chinese, Japanese...) and ends a sentence.
     quiet_skip: no interim decode once the speaker has been silent this long: the pause
       decode follows within `hangover` and must not wait behind an interim.
+    correction_prob: the final may change words interims committed where each word it puts
+      in their place has at least this probability (agreement.corrected).
     segmenter: VAD segmentation settings.
     phrases: the room's phrase list: its terms go into every decode's prompt, and come out
       written as listed.
@@ -102,6 +112,7 @@ class RecognizerOptions:
     complete_units: int = 6
     shed_load: bool = True
     max_backlog: float = 1.5
+    correction_prob: float = 0.5
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     phrases: tuple[Phrase, ...] = ()
 
@@ -124,6 +135,9 @@ class Utterance:
     evidence: dict[str, float] = field(default_factory=dict)  # summed language probabilities
     # A final-quality decode made at a pause: (end sample, transcript, decode language).
     speculative: tuple[int, Transcript, str] | None = None
+    # Interim hypotheses (language, text) from before the language settled: once it does,
+    # those in that language vote at once, so the first commit need not wait for new ones.
+    unsettled: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -364,6 +378,15 @@ class Recognizer:
         if utterance.language or not transcript.language_probs:
             return
         current = self.language.current
+        if current and self.language.utterances_seen >= 1:
+            # A speaker goes on in the language of their earlier utterances unless this
+            # decode clearly hears another: commit in it now (a few seconds of Spanish can
+            # still read as English). Should the whole utterance say otherwise, the final
+            # replaces what was committed (see _finish).
+            leader = max(transcript.language_probs, key=transcript.language_probs.__getitem__)
+            if leader == current or transcript.language_probs[leader] < SWITCH_CLEARLY:
+                utterance.language = current
+                return
         if too_little_to_tell(transcript):
             return
         # Longer audio, more reliable detection: at 2 s the Spanish clip still looked
@@ -371,12 +394,6 @@ class Recognizer:
         weight = transcript.duration ** 2
         for lang, p in transcript.language_probs.items():
             utterance.evidence[lang] = utterance.evidence.get(lang, 0.0) + p * weight
-        if (current and self.language.utterances_seen >= 1
-                and transcript.language_probs.get(current, 0.0) >= CONTINUE_LANGUAGE):
-            # The speaker goes on in the language of their earlier utterances: settle now,
-            # so commits (and translated interims) need not wait for two seconds of audio.
-            utterance.language = current
-            return
         if transcript.duration >= self.options.settle_language_after:
             total = sum(utterance.evidence.values()) or 1.0
             probs = {lang: p / total for lang, p in utterance.evidence.items()}
@@ -472,10 +489,14 @@ class Recognizer:
         if utterance.language == lang:
             # Commit only once the language is settled and this decode used it.
             if utterance.agreement is None:
-                utterance.agreement = Agreement(lang)
+                utterance.agreement = Agreement.with_votes(
+                    lang, [earlier for language, earlier in utterance.unsettled
+                           if language == lang])
             utterance.agreement.update(text)
             shown = capitalized(utterance.agreement.final_text(text))
             committed = capitalized(utterance.agreement.committed_text)
+        elif utterance.agreement is None:
+            utterance.unsettled.append((lang, text))
         utterance.rev += 1
         utterance.shown = True
         return [Caption(
@@ -508,6 +529,21 @@ class Recognizer:
                 options, language=decided, detect=False))
             transcript = replace(retry, language_probs=transcript.language_probs)
         return transcript, transcript.language
+
+    def _final_text(self, agreement: Agreement, free: str, transcript: Transcript) -> str:
+        """The final caption's text: the final decode's, with what interims committed kept
+        wherever the final is not sure enough to correct it (see agreement.corrected)."""
+        kept = agreement.final_text(free)
+        lang = agreement.lang
+        units = split_units(free, lang)
+        probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words],
+                                   lang)
+        if (not agreement.committed or probs is None
+                or copies_context(units, self._context, lang, agreement.committed)):
+            return kept
+        text = join_units(corrected(agreement.committed, units, probs,
+                                    self.options.correction_prob), lang)
+        return text
 
     async def _at_pause(self, end: int) -> bool:
         """Decode at a pause; True when the utterance reads as a finished sentence."""
@@ -562,8 +598,9 @@ class Recognizer:
                         # Interims committed in a language the whole utterance overruled:
                         # those words were never right, the final replaces them.
                         agreement = Agreement(lang)
-                    text = agreement.final_text(canonical(
-                        trim_doubled(trim_repetition(transcript.text)), self.options.phrases))
+                    free = canonical(trim_doubled(trim_repetition(transcript.text)),
+                                     self.options.phrases)
+                    text = self._final_text(agreement, free, transcript)
                     offset = utterance.start / RATE
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)

@@ -12,8 +12,11 @@ from bot.pipeline.agreement import (
     agreed_prefix,
     aligned_end,
     comparable,
+    copies_context,
+    corrected,
     join_units,
     split_units,
+    unit_probabilities,
 )
 
 # -- units --------------------------------------------------------------------------------
@@ -325,10 +328,11 @@ def test_random_streams_never_retract_and_committed_prefixes_shown_text(
             assert split_units(shown, lang)[:len(committed)] == committed
 
 
-def test_first_commit_of_an_utterance_needs_three_votes() -> None:
+def test_first_commit_can_ask_for_three_votes() -> None:
     # The opening words have the least right context: two decodes said "la harina son",
-    # the third, with more audio, heard "las arenas son". Nothing wrong may be committed.
-    agreement = Agreement("es")
+    # the third, with more audio, heard "las arenas son". With a third vote nothing wrong is
+    # committed (by default two suffice: the final corrects an opening word it is sure of).
+    agreement = Agreement("es", first_votes=3)
     assert agreement.update("La harina son blan") == []
     assert agreement.update("La harina son blanque") == []
     assert agreement.update("las arenas son blanquecinas de") == []
@@ -340,8 +344,80 @@ def test_first_commit_of_an_utterance_needs_three_votes() -> None:
         "las", "arenas", "son", "blanquecinas", "de", "grano", "medio"]
 
 
-def test_three_steady_hypotheses_commit_the_opening_words() -> None:
+def test_two_steady_hypotheses_commit_the_opening_words() -> None:
     agreement = Agreement("en")
-    agreement.update("And so my")
-    agreement.update("And so my fellow")
-    assert agreement.update("And so my fellow Americans") == ["And", "so", "my"]
+    assert agreement.update("And so my") == []
+    assert agreement.update("And so my fellow") == ["And", "so", "my"]
+    three = Agreement("en", first_votes=3)
+    three.update("And so my")
+    assert three.update("And so my fellow") == []
+    assert three.update("And so my fellow Americans") == ["And", "so", "my"]
+
+
+# -- the final correcting committed words ---------------------------------------------------
+
+def _sure(units: list[str], unsure: tuple[str, ...] = ()) -> list[float]:
+    return [0.2 if u in unsure else 0.9 for u in units]
+
+
+def test_a_sure_final_corrects_committed_words() -> None:
+    committed = ["Thomas,", "kannst", "du", "kürzer", "klären,", "wie", "weit"]
+    final = ["Thomas,", "kannst", "du", "kurz", "erklären,", "wie", "weit", "das", "Projekt",
+             "ist?"]
+    assert corrected(committed, final, _sure(final), 0.5) == final
+
+
+def test_an_unsure_final_keeps_committed_words() -> None:
+    committed = ["Bonjour", "à", "tous,", "merci", "d'être", "venu", "si", "tôt"]
+    final = ["Bonjour", "à", "tous,", "merci", "d'être", "venu", "c'est", "tout", "ce", "matin."]
+    out = corrected(committed, final, _sure(final, ("c'est", "tout")), 0.5)
+    assert out == ["Bonjour", "à", "tous,", "merci", "d'être", "venu", "si", "tôt", "ce", "matin."]
+
+
+def test_committed_words_the_final_drops_are_kept() -> None:
+    committed = ["the", "quick", "brown", "fox"]
+    final = ["the", "brown", "fox", "jumps."]
+    kept = ["the", "quick", "brown", "fox", "jumps."]
+    assert corrected(committed, final, _sure(final), 0.5) == kept
+
+
+def test_a_sure_insertion_inside_committed_words() -> None:
+    committed = ["seine", "Sowohl", "als"]
+    final = ["seine", "Sowohl-Sprechenden", "als", "auch", "Werkzeuge."]
+    assert corrected(committed, final, _sure(final), 0.5) == final
+    unsure = corrected(committed, final, _sure(final, ("Sowohl-Sprechenden", "auch")), 0.5)
+    assert unsure == ["seine", "Sowohl", "als", "auch", "Werkzeuge."]  # "auch": the tail
+
+
+def test_unsure_substitution_at_the_committed_end_keeps_the_tail() -> None:
+    committed = ["el", "año", "pasamos"]
+    final = ["el", "año", "pasado", "vendimos", "tres"]
+    probs = _sure(final, ("pasado",))
+    assert corrected(committed, final, probs, 0.5) == ["el", "año", "pasamos", "vendimos", "tres"]
+
+
+def test_unit_probabilities_follow_the_words() -> None:
+    assert unit_probabilities(["Hello,", "there."], [("Hello,", 0.9), ("there.", 0.4)],
+                              "en") == [0.9, 0.4]
+    assert unit_probabilities(list("上个月"), [("上个", 0.8), ("月", 0.3)], "zh") == [
+        0.8, 0.8, 0.3]
+    assert unit_probabilities(["a", "b"], [("a", 0.9)], "en") is None  # words changed
+
+
+def test_copies_context_spots_a_repeated_prompt() -> None:
+    context = "We finished the design last week and the testing starts on Monday."
+    copied = ["the", "testing", "starts", "on", "Monday.", "The", "budget", "is", "about", "twelve"]
+    assert copies_context(copied, context, "en", ["The", "budget"])
+    assert not copies_context(["The", "budget", "for", "the", "next", "quarter"], context, "en", [])
+    # Committed words that themselves repeat the context are not a copy by the final.
+    assert not copies_context(copied, context, "en", copied[:5])
+
+
+def test_hypotheses_from_before_the_language_settled_vote_at_once() -> None:
+    earlier = ["las arenas son", "las arenas son blanque", "las arenas son blanquecinas de"]
+    agreement = Agreement.with_votes("es", earlier)
+    assert agreement.committed_text == "las arenas son"
+    assert agreement.update("las arenas son blanquecinas de grano") == [
+        "las", "arenas", "son", "blanquecinas", "de"]
+    # Without them, the first hypothesis alone commits nothing.
+    assert Agreement("es").update("las arenas son blanquecinas de grano") == []
