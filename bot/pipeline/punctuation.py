@@ -35,3 +35,11 @@ def as_sentence(text: str, lang: str) -> str:
 
 def _stop(lang: str) -> str:
     return FULL_STOP.get(lang, "。" if lang in CHARACTER_SCRIPTS and lang != "ko" else ".")
+
+
+def open_ended(text: str) -> str:
+    """An interim without the full stop or ellipsis Whisper puts at the end of nearly every
+    decode: the speaker is still talking, and a stop that the next revision takes back is
+    flicker on every listener's screen ("son..." then "son blanques." then "son
+    blanquecinas de")."""
+    return text.rstrip().rstrip(".…。").rstrip()

@@ -36,7 +36,7 @@ from bot.pipeline.agreement import (
     unit_probabilities,
 )
 from bot.pipeline.language import LanguageTracker
-from bot.pipeline.punctuation import as_sentence, capitalized
+from bot.pipeline.punctuation import as_sentence, capitalized, open_ended
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
 
@@ -497,6 +497,8 @@ class Recognizer:
             committed = capitalized(utterance.agreement.committed_text)
         elif utterance.agreement is None:
             utterance.unsettled.append((lang, text))
+        if open_ended(shown).startswith(committed):
+            shown = open_ended(shown)
         utterance.rev += 1
         utterance.shown = True
         return [Caption(
