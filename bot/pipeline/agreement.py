@@ -196,3 +196,22 @@ def copies_context(units: list[str], context: str, lang: str, committed: list[st
         return False
     said = [comparable(u) for u in split_units(context, lang)]
     return any(said[i:i + span] == head for i in range(len(said) - span + 1))
+
+
+def without_edge(shown: str, committed: str, lang: str) -> str:
+    """An interim's text without its last uncommitted unit, unless nothing would be left.
+
+    That unit ends where the decoded audio ends, mid-word as often as not ("gran ome" then
+    "grano medio", "blanques" then "blanquecinas"): showing it made most of the characters
+    listeners saw erased again. It shows one interim later, whole.
+    """
+    if not shown.startswith(committed):
+        return shown
+    tail = split_units(shown[len(committed):], lang)
+    if len(tail) < 2 and not (committed and tail):
+        return shown
+    kept = join_units(tail[:-1], lang)
+    if not kept:
+        return committed
+    joiner = "" if lang in CHARACTER_SCRIPTS or not committed else " "
+    return committed + joiner + kept

@@ -34,6 +34,7 @@ from bot.pipeline.agreement import (
     join_units,
     split_units,
     unit_probabilities,
+    without_edge,
 )
 from bot.pipeline.language import LanguageTracker
 from bot.pipeline.punctuation import as_sentence, capitalized, open_ended
@@ -497,6 +498,7 @@ class Recognizer:
             committed = capitalized(utterance.agreement.committed_text)
         elif utterance.agreement is None:
             utterance.unsettled.append((lang, text))
+        shown = without_edge(shown, committed, lang)
         if open_ended(shown).startswith(committed):
             shown = open_ended(shown)
         utterance.rev += 1

@@ -17,6 +17,7 @@ from bot.pipeline.agreement import (
     join_units,
     split_units,
     unit_probabilities,
+    without_edge,
 )
 
 # -- units --------------------------------------------------------------------------------
@@ -421,3 +422,14 @@ def test_hypotheses_from_before_the_language_settled_vote_at_once() -> None:
         "las", "arenas", "son", "blanquecinas", "de"]
     # Without them, the first hypothesis alone commits nothing.
     assert Agreement("es").update("las arenas son blanquecinas de grano") == []
+
+
+def test_interims_hide_the_unit_at_the_audio_edge() -> None:
+    assert without_edge("Las arenas son blanquecinas de gran ome", "Las arenas son",
+                        "es") == "Las arenas son blanquecinas de gran"
+    assert without_edge("Las arenas son blanques", "Las arenas son", "es") == "Las arenas son"
+    assert without_edge("Las arenas", "", "es") == "Las"
+    assert without_edge("Las", "", "es") == "Las"  # the first word shows at once
+    assert without_edge("我们明天去", "我们", "zh") == "我们明天"
+    assert without_edge("Hello there", "Hello there", "en") == "Hello there"
+    assert without_edge("Other text", "Hello", "en") == "Other text"  # not a prefix: as is
