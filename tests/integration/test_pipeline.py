@@ -199,3 +199,23 @@ def test_a_speakers_pipeline_started_again_never_reuses_a_segment_id(engines):
                      for _ in range(2))
     assert first and second and not first & second, (first, second)
     assert all(s.startswith("p1.") for s in first | second)
+
+
+def test_a_speaker_who_spoke_before_commits_from_the_second_interim(engines):
+    # Spanish, detected (speak "auto"), said twice. The second time the speaker's language
+    # is known: interims commit without waiting seconds for detection to settle (the
+    # human Spanish clip still reads as English at 2 s), and hypotheses decoded before it
+    # settled vote at once.
+    leopard = clip("es_leopard_test")
+    audio = read_audio(leopard.path)
+    pause = np.zeros(2 * 16000, np.float32)
+    events = run_pipeline(engines, np.concatenate([audio, pause, audio, pause]))
+    by_segment: dict[str, list[Caption]] = {}
+    for caption in source_captions(events):
+        by_segment.setdefault(caption.segment, []).append(caption)
+    assert len(by_segment) >= 2, list(by_segment)
+    second = list(by_segment.values())[1]
+    interims = [c for c in second if not c.final]
+    assert len(interims) >= 3, interims
+    assert interims[1].committed, [(c.text, c.committed) for c in interims]
+    assert all(c.source_lang == "es" for c in second if c.final)
