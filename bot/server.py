@@ -331,6 +331,9 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     state: State = request.app.state.interpres
+    if state.draining:  # a load balancer stops sending joins here
+        return JSONResponse({"status": "shutting down"}, status_code=503,
+                            headers={"Retry-After": "30"})
     if state.ready.is_set():
         return JSONResponse({"status": "ready"})
     if state.load_error:

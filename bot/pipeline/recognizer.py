@@ -370,7 +370,17 @@ class Recognizer:
         """(language to force, allowed set, detect) for a decode of this utterance."""
         if utterance.language:
             return utterance.language, (), False
-        return self.language.current, self.options.allowed, True
+        return self.language.current, self._candidates(), True
+
+    def _candidates(self) -> tuple[str, ...]:
+        """Languages detection chooses among for this speaker. A preferred set (the room's
+        languages) also holds the language this speaker has been speaking: a guest on
+        "auto" in a room whose listeners want en and fr is still heard in Chinese, where
+        otherwise each decode would have to be 0.9 sure of Chinese again."""
+        allowed, current = self.options.allowed, self.language.current
+        if allowed and not self.options.allowed_strict and current and current not in allowed:
+            return (*allowed, current)
+        return allowed
 
     def _gather_language(self, utterance: Utterance, transcript: Transcript) -> None:
         """Settle an interim's language early, so commits need not wait for the final.
@@ -519,7 +529,7 @@ class Recognizer:
         language = utterance.language or self.language.current if auto else self.options.language
         # No forced prefix: the final runs free with a wider beam, so greedy slips in the
         # interims don't propagate into the tail; Agreement.final_text keeps what was committed.
-        options = DecodeOptions(language=language, allowed=self.options.allowed, detect=auto,
+        options = DecodeOptions(language=language, allowed=self._candidates(), detect=auto,
                                 allowed_strict=self.options.allowed_strict,
                                 beam_size=self.options.final_beam, word_timestamps=True,
                                 fallback=True, hotwords=hotwords(self.options.phrases),
@@ -545,9 +555,8 @@ class Recognizer:
         if (not agreement.committed or probs is None
                 or copies_context(units, self._context, lang, agreement.committed)):
             return kept
-        text = join_units(corrected(agreement.committed, units, probs,
+        return join_units(corrected(agreement.committed, units, probs,
                                     self.options.correction_prob), lang)
-        return text
 
     async def _at_pause(self, end: int) -> bool:
         """Decode at a pause; True when the utterance reads as a finished sentence."""

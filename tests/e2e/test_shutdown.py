@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -40,6 +41,17 @@ def wait_ready(url: str, server: subprocess.Popen) -> None:
     raise AssertionError("server not ready in 120 s")
 
 
+def ready_status(url: str) -> int | None:
+    """/readyz's status code, or None while nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
 def test_sigterm_drains_the_rooms_and_exits_zero():
     port = free_port()
     env = {**os.environ, "INTERPRES_ICE_ADDRESSES": "127.0.0.1",
@@ -60,6 +72,11 @@ def test_sigterm_drains_the_rooms_and_exits_zero():
                 await asyncio.sleep(0.05)
             signalled = time.monotonic()
             server.send_signal(signal.SIGTERM)
+            # The signal is handled when the server's loop gets to it: readiness says so
+            # (on a loaded machine an offer posted at once could still be taken).
+            while await asyncio.to_thread(ready_status, url) != 503:
+                assert time.monotonic() - signalled < 5
+                await asyncio.sleep(0.02)
             body = {"type": "offer", "sdp": CHROMIUM_OFFER, "name": "Late", "listen": "en"}
             status, answer = await asyncio.to_thread(post_json, f"{url}/api/rooms/r/offer",
                                                      body)

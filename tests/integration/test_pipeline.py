@@ -219,3 +219,24 @@ def test_a_speaker_who_spoke_before_commits_from_the_second_interim(engines):
     assert len(interims) >= 3, interims
     assert interims[1].committed, [(c.text, c.committed) for c in interims]
     assert all(c.source_lang == "es" for c in second if c.final)
+
+
+def test_a_speaker_outside_the_rooms_languages_keeps_their_language(engines):
+    # Listeners want en and fr; a guest on "auto" speaks Mandarin. The room's languages are
+    # a preference, so the first utterance is taken as Chinese only because detection is
+    # near certain of it over the whole of it; after that, the speaker's own language is
+    # one of the candidates, and the second time their interims commit in Chinese.
+    aishell = clip("zh_wenet_aishell_BAC009S0724W0121")
+    audio = read_audio(aishell.path)
+    pause = np.zeros(2 * 16000, np.float32)
+    events = run_pipeline(engines, np.concatenate([audio, pause, audio, pause]),
+                          allowed=("en", "fr"), allowed_strict=False)
+    by_segment: dict[str, list[Caption]] = {}
+    for caption in source_captions(events):
+        by_segment.setdefault(caption.segment, []).append(caption)
+    segments = list(by_segment.values())
+    assert len(segments) >= 2, list(by_segment)
+    assert all(c.source_lang == "zh" for s in segments for c in s if c.final)
+    interims = [c for c in segments[-1] if not c.final]
+    assert any(c.committed and c.source_lang == "zh" for c in interims), [
+        (c.source_lang, c.text, c.committed) for c in interims]
