@@ -32,14 +32,25 @@ def comparable(unit: str) -> str:
     return "".join(kept)
 
 
-def agreed_prefix(previous: list[str], current: list[str]) -> int:
-    """Number of leading units on which the two hypotheses agree."""
-    count = 0
-    for a, b in zip(previous, current, strict=False):
+# In character scripts one unit is one character, and homophones trade places between
+# decodes ("果州市", "古州市", "果州市" for 广州市): one differing character, with at
+# least this many agreeing after it, does not stop the agreement (the newer decode's
+# character is committed, and the final may still correct it).
+CHARACTER_SLACK_RUN = 3
+
+
+def agreed_prefix(previous: list[str], current: list[str], slack: bool = False) -> int:
+    """Number of leading units on which the two hypotheses agree; with `slack`, one
+    differing unit followed by CHARACTER_SLACK_RUN agreeing ones counts as agreed."""
+    agreed, missed_at = 0, None
+    for i, (a, b) in enumerate(zip(previous, current, strict=False)):
         if comparable(a) != comparable(b):
-            break
-        count += 1
-    return count
+            if not slack or missed_at is not None:
+                break
+            missed_at = i
+        elif missed_at is None or i - missed_at >= CHARACTER_SLACK_RUN:
+            agreed = i + 1
+    return agreed
 
 
 @dataclass
@@ -78,13 +89,14 @@ class Agreement:
             # The decoder did not keep the forced prefix (it can, after a language switch):
             # keep what is committed and compare only the tails.
             units = self.committed + units[n:]
-        agreed = agreed_prefix(self._previous[n:], units[n:])
+        slack = self.lang in CHARACTER_SCRIPTS
+        agreed = agreed_prefix(self._previous[n:], units[n:], slack)
         if n == 0:
             voters = self._earlier[-(self.first_votes - 2):] if self.first_votes > 2 else []
             if len(voters) < self.first_votes - 2:
                 agreed = 0
             for earlier in voters:
-                agreed = min(agreed, agreed_prefix(earlier, units))
+                agreed = min(agreed, agreed_prefix(earlier, units, slack))
             self._earlier.append(self._previous)
         # Hold back the very last unit even when it agrees: at the edge of the audio a word may
         # still be cut ("American" then "Americans").

@@ -433,3 +433,19 @@ def test_interims_hide_the_unit_at_the_audio_edge() -> None:
     assert without_edge("我们明天去", "我们", "zh") == "我们明天"
     assert without_edge("Hello there", "Hello there", "en") == "Hello there"
     assert without_edge("Other text", "Hello", "en") == "Other text"  # not a prefix: as is
+
+
+def test_one_differing_character_does_not_block_a_chinese_agreement() -> None:
+    # 果/古 trade places at the first character (广州市 is what was said): the rest agrees.
+    assert agreed_prefix(list("果州市佛地产中"), list("古州市佛地产中间"), slack=True) == 7
+    assert agreed_prefix(list("果州市佛"), list("古州市佛地"), slack=True) == 4
+    assert agreed_prefix(list("果州市"), list("古州市佛"), slack=True) == 0  # too few after
+    assert agreed_prefix(list("果州市佛地"), list("古洲市佛地"), slack=True) == 0  # two differ
+    assert agreed_prefix(list("果州市佛地"), list("古州市佛地"), slack=False) == 0
+    agreement = Agreement("zh")
+    agreement.update("果州市佛地产中")
+    assert agreement.update("古州市佛地产中间协会") == list("古州市佛地产中")
+    # Words are not characters: a differing word still stops the agreement.
+    words = Agreement("es")
+    words.update("la harina son blanquecinas de")
+    assert words.update("las harina son blanquecinas de grano") == []
