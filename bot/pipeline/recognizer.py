@@ -509,8 +509,9 @@ class Recognizer:
         elif utterance.agreement is None:
             utterance.unsettled.append((lang, text))
         shown = without_edge(shown, committed, lang)
-        if open_ended(shown).startswith(committed):
-            shown = open_ended(shown)
+        ended = open_ended(shown)
+        if ended.startswith(committed):
+            shown = ended
         utterance.rev += 1
         utterance.shown = True
         return [Caption(
@@ -547,14 +548,13 @@ class Recognizer:
     def _final_text(self, agreement: Agreement, free: str, transcript: Transcript) -> str:
         """The final caption's text: the final decode's, with what interims committed kept
         wherever the final is not sure enough to correct it (see agreement.corrected)."""
-        kept = agreement.final_text(free)
         lang = agreement.lang
         units = split_units(free, lang)
         probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words],
                                    lang)
         if (not agreement.committed or probs is None
                 or copies_context(units, self._context, lang, agreement.committed)):
-            return kept
+            return agreement.final_text(free)
         return join_units(corrected(agreement.committed, units, probs,
                                     self.options.correction_prob), lang)
 
