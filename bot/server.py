@@ -59,6 +59,9 @@ class Rooms:
 
     def __init__(self) -> None:
         self.rooms: dict[str, LocalRoom] = {}
+        # Emptied rooms whose leavers' last utterances are still being finished: a shutdown
+        # must stop that work too, before the transcript store it writes to closes.
+        self._emptied: set[LocalRoom] = set()
 
     def get(self, name: str, factory) -> LocalRoom:
         room = self.rooms.get(name)
@@ -69,11 +72,15 @@ class Rooms:
     def discard(self, room: LocalRoom) -> None:
         if self.rooms.get(room.name) is room:
             del self.rooms[room.name]
+        self._emptied = {r for r in self._emptied if r.finishing}
+        if room.finishing:
+            self._emptied.add(room)
 
     async def close(self) -> None:
-        for room in list(self.rooms.values()):
+        for room in [*self.rooms.values(), *self._emptied]:
             await room.close()
         self.rooms.clear()
+        self._emptied.clear()
 
 
 class State:

@@ -184,6 +184,11 @@ class LocalRoom:
             log.warning("room %s: %s's last utterance not finished in %.0f s", self.name,
                         participant.id, FINISH_TIMEOUT)
 
+    @property
+    def finishing(self) -> bool:
+        """Whether leavers' last utterances are still being finished."""
+        return bool(self._finishing)
+
     async def close(self) -> None:
         for participant in list(self.participants.values()):
             await self.leave(participant, finish=False)

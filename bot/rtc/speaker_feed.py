@@ -84,13 +84,15 @@ class SpeakerFeed:
         said last, for FINISH_TIMEOUT at most. False when that ran out of time."""
         await self.close(finish=finish)
         finished = True
-        if finish and events is not None:
-            done, _ = await asyncio.wait({events}, timeout=FINISH_TIMEOUT)
-            finished = bool(done)
-        if events is not None:
-            events.cancel()
-            await asyncio.gather(events, return_exceptions=True)
-        await self.pipeline.__aexit__(None, None, None)
+        try:
+            if finish and events is not None:
+                done, _ = await asyncio.wait({events}, timeout=FINISH_TIMEOUT)
+                finished = bool(done)
+        finally:  # also when that wait is cancelled (a shutdown): the events stop with it
+            if events is not None:
+                events.cancel()
+                await asyncio.gather(events, return_exceptions=True)
+            await self.pipeline.__aexit__(None, None, None)
         return finished
 
     async def _watch_gaps(self) -> None:

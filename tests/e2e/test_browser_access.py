@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -92,8 +93,13 @@ def test_invitations_listen_only_and_a_killed_browser(engines, tmp_path):
             await ana.select_option("#listen", "es")
             await ana.click("#join")
             await ana.wait_for_selector("#status[data-state=connected]", timeout=15000)
-            await bob.locator("#captions .caption[data-lang=en]").filter(
-                has_text="sands").first.wait_for(timeout=20000)
+            # Often the suite's second test (cold caches), and the opening words are
+            # misheard in interims ("La harina" for "Las arenas") until the final corrects
+            # them: wait for the final, as generously as test_browser does.
+            final = bob.locator("#captions .caption[data-final=true][data-lang=en]")
+            await final.first.wait_for(timeout=30000)
+            english = " ".join(await final.all_inner_texts())
+            assert re.search(r"sands|whitish|grain", english, re.I), english
             people = " ".join(await bob.locator("#participants li").all_inner_texts())
             assert "Listening only" in people and "Ana" in people, people
             await bob.screenshot(path=str(SHOTS / "bob-listen-only-1280x800.png"))

@@ -78,3 +78,27 @@ def test_a_speaker_who_leaves_mid_utterance_is_finished(engines):
             await bob.close()
 
     asyncio.run(main())
+
+
+def test_a_shutdown_stops_the_last_leavers_work_before_the_store_closes(engines, caplog):
+    """The last participant leaves mid-utterance (the room empties and is let go while their
+    last utterance is still being finished) and the server shuts down at once: that work
+    stops with the server, not afterwards against a closed transcript store."""
+    async def main() -> None:
+        app = create_app(loopback_config(), engines=engines)
+        async with running_server(app) as url:
+            mic = ClipTrack(voice("es_leopard")[:CUT], 0.5, after="silence")
+            ana = Client(url, "alone", "Ana", "es", "es", mic=mic)
+            await ana.join()
+            await wait_open(ana)
+            while mic.ended_at is None:
+                await asyncio.sleep(0.02)
+            await ana.close()
+            while app.state.interpres.rooms.rooms:  # emptied: her final is being decoded
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(4)  # what was not stopped would now write to the closed store
+        assert not [t for t in asyncio.all_tasks() if "_finish_speaker" in repr(t)]
+
+    asyncio.run(main())
+    problems = [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not problems, problems
