@@ -40,6 +40,30 @@ LANGUAGE_PROMPTS: dict[str, str] = {"zh": "以下是普通话的句子。"}
 OUTSIDE_CERTAIN = 0.9
 
 
+# Silence put between a lead (see Lead) and the utterance: the pause between them, shortened.
+LEAD_GAP_SAMPLES = SAMPLE_RATE * 3 // 10
+
+
+@dataclass(frozen=True, eq=False)
+class Lead:
+    """The end of what the speaker said just before, with its audio (16 kHz float32).
+
+    A decode with a lead hears that audio first and reads on from its text (forced as the
+    output's prefix), as an offline decode of the whole talk does; the transcript returned
+    is of the new audio alone. A phrase split over two utterances, a name said before, an
+    espeak-ng voice heard for a few seconds: the words after them come out better (WER on
+    our conversational material 24.6 -> 17.0 %, offline 16.1 %)."""
+
+    audio: np.ndarray
+    text: str
+    language: str
+
+    @property
+    def samples(self) -> int:
+        """What the lead adds in front of the utterance, its gap included."""
+        return len(self.audio) + LEAD_GAP_SAMPLES if len(self.audio) else 0
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """How one decode runs.
@@ -63,6 +87,8 @@ class DecodeOptions:
       context: what the speaker said just before, in `context_language`: Whisper's previous-
         text prompt, used when the decode is in that language. A phrase cut in two by a
         pause reads on from its first half instead of starting cold.
+      lead: what the speaker said just before and its audio, heard first (see Lead); used
+        only when the decode is in the lead's language.
       margin_frames: silence padded after the audio in the encoder window. With less than
         ~4 s, partial utterances cut mid-word loop ("and so my fellow Americans and so my
         fellow..."); 400 frames removed every loop on the shared clips at ~0.2 s a decode.
@@ -82,6 +108,7 @@ class DecodeOptions:
     hotwords: str = ""
     context: str = ""
     context_language: str | None = None
+    lead: Lead | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,10 +138,20 @@ def frame_count(samples: int) -> int:
     return min(samples // (SAMPLE_RATE // FRAMES_PER_SECOND) + 1, MAX_FRAMES)
 
 
+def heard(audio: np.ndarray, options: DecodeOptions) -> np.ndarray:
+    """The audio the encoder hears: the lead's first, when the decode uses one."""
+    lead = options.lead
+    if lead is None or len(lead.audio) == 0:
+        return audio
+    gap = np.zeros(LEAD_GAP_SAMPLES, np.float32)
+    return np.concatenate([lead.audio.astype(np.float32, copy=False), gap, audio])
+
+
 def batch_key(audio: np.ndarray, options: DecodeOptions) -> tuple:
     """Decodes with equal keys can share one CTranslate2 call: the same encoder window, task
     and beam. The window is the one `_features` pads to, so equal keys stack."""
-    return (encoder_window(frame_count(len(audio)), options.margin_frames), options.task,
+    samples = len(audio) + (options.lead.samples if options.lead is not None else 0)
+    return (encoder_window(frame_count(samples), options.margin_frames), options.task,
             options.beam_size)
 
 
@@ -208,11 +245,15 @@ class WhisperEngine:
         pairs = self._model.model.detect_language(encoder_output)[0]
         return filter_languages({token[2:-2]: p for token, p in pairs}, allowed, strict)
 
-    def _prompt(self, language: str, options: DecodeOptions) -> tuple[Tokenizer, list[int]]:
+    def _prompt(self, language: str, options: DecodeOptions
+                ) -> tuple[Tokenizer, list[int], int]:
+        """The decoder's prompt, and how many of its forced tokens are the lead's text."""
         tokenizer = Tokenizer(self._model.hf_tokenizer, self.multilingual, task=options.task,
                               language=language if self.multilingual else None)
         prefix = options.prefix.strip()
         prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
+        lead = options.lead.text.strip() if options.lead is not None else ""
+        lead_tokens = tokenizer.encode(" " + lead) if lead else []
         transcribing = options.task == "transcribe"
         previous = LANGUAGE_PROMPTS.get(language, "") if transcribing else ""
         previous = (previous + " " + options.hotwords).strip()
@@ -220,7 +261,7 @@ class WhisperEngine:
             previous = (previous + " " + options.context).strip()
         context = [tokenizer.sot_prev, *tokenizer.encode(" " + previous)] if previous else []
         return tokenizer, [*context, *tokenizer.sot_sequence, tokenizer.no_timestamps,
-                           *prefix_tokens]
+                           *lead_tokens, *prefix_tokens], len(lead_tokens)
 
     def _transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]
                           ) -> list[Transcript | BaseException]:
@@ -229,7 +270,9 @@ class WhisperEngine:
         prepared: dict[int, tuple[np.ndarray, int]] = {}
         for i, (audio, options) in enumerate(items):
             try:
-                prepared[i] = self._features(audio, options.margin_frames)
+                if options.lead is not None and options.language is None:
+                    raise ValueError("a decode with a lead needs its language")
+                prepared[i] = self._features(heard(audio, options), options.margin_frames)
             except Exception as error:  # noqa: BLE001 - one item's failure is its own
                 results[i] = error
         live = sorted(prepared)
@@ -254,6 +297,13 @@ class WhisperEngine:
                                      for i in live):
             for row, pairs in enumerate(self._model.model.detect_language(encoded)):
                 detected[live[row]] = pairs
+            for i in live:
+                audio, options = items[i]
+                if options.lead is not None and options.detect:
+                    # The lead would outvote the utterance: detect on the utterance alone,
+                    # in the window it would have without a lead (the margin moves it).
+                    alone, _ = self._encode(audio, options.margin_frames)
+                    detected[i] = self._model.model.detect_language(alone)[0]
         plans: dict[int, tuple] = {}
         for row, i in enumerate(live):
             audio, options = items[i]
@@ -267,10 +317,12 @@ class WhisperEngine:
                         {token[2:-2]: p for token, p in detected[i]}, options.allowed,
                         options.allowed_strict)
                     language = language or next(iter(language_probs))
-                tokenizer, prompt = self._prompt(language, options)
+                tokenizer, prompt, led = self._prompt(language, options)
                 duration = len(audio) / SAMPLE_RATE
-                budget = options.max_new_tokens or int(8 * duration) + 10
-                plans[i] = (row, language, language_probs, tokenizer, prompt, budget, duration)
+                # Forced lead tokens are generated tokens to CTranslate2: they get room too.
+                budget = (options.max_new_tokens or int(8 * duration) + 10) + led
+                plans[i] = (row, language, language_probs, tokenizer, prompt, budget, duration,
+                            led)
             except Exception as error:  # noqa: BLE001
                 results[i] = error
         # CTranslate2 needs <|startoftranscript|> at one position in a decoder batch: items
@@ -286,25 +338,28 @@ class WhisperEngine:
             max_length = min(448, max(len(plans[i][4]) + plans[i][5] for i in members))
             generated = self._generate_batch(output(rows), prompts, beam, max_length, 0.0)
             for i, (result, tokens, avg_logprob) in zip(members, generated, strict=True):
-                row, language, language_probs, tokenizer, prompt, budget, duration = plans[i]
+                row, language, language_probs, tokenizer, prompt, budget, duration, led = \
+                    plans[i]
                 options = items[i][1]
                 try:
                     # A longer batch-wide max_length: this item stops at its own budget.
                     tokens = tokens[:len(prompt) - prompt.index(tokenizer.no_timestamps) - 1
                                     + budget]
                     mine = output([row])
-                    text = tokenizer.decode(tokens).strip()
+                    text = tokenizer.decode(tokens[led:]).strip()  # the new audio's own
                     ratio = compression_ratio(text)
                     if options.fallback and (ratio > 2.4 or avg_logprob < -1.0):
                         retry = self._generate_batch(mine, [prompt], 1,
                                                      min(448, len(prompt) + budget), 0.4)[0]
-                        retry_text = tokenizer.decode(retry[1]).strip()
+                        retry_text = tokenizer.decode(retry[1][led:]).strip()
                         if compression_ratio(retry_text) < ratio and retry[2] > avg_logprob:
                             result, tokens, avg_logprob = retry
                             text, ratio = retry_text, compression_ratio(retry_text)
                     words: tuple[Word, ...] = ()
-                    if options.word_timestamps and tokens:
-                        words = self._align(tokenizer, tokens, mine, prepared[i][1])
+                    if options.word_timestamps and tokens[led:]:
+                        lead = options.lead
+                        words = self._align(tokenizer, tokens, mine, prepared[i][1], led,
+                                            lead.samples / SAMPLE_RATE if lead else 0.0)
                     results[i] = Transcript(
                         text=text, language=language, language_probs=language_probs,
                         words=words, avg_logprob=avg_logprob,
@@ -336,17 +391,21 @@ class WhisperEngine:
         return out
 
     def _align(self, tokenizer: Tokenizer, tokens: list[int],
-               encoder_output: ctranslate2.StorageView, num_frames: int) -> tuple[Word, ...]:
+               encoder_output: ctranslate2.StorageView, num_frames: int, led: int = 0,
+               shift: float = 0.0) -> tuple[Word, ...]:
+        """Words with times; the first `led` tokens (a lead's text) are aligned with the
+        rest but not returned, and times are moved back by `shift` (the lead's audio)."""
         alignment = self._model.find_alignment(tokenizer, [tokens], encoder_output, num_frames)
         if alignment:
             # Attach punctuation to its word, as faster-whisper does ("blanquecinas,").
             merge_punctuations(alignment[0], PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-        words = []
+        words, seen = [], 0
         for item in alignment[0] if alignment else []:
-            text = item["word"]
-            if not text.strip():
+            text, first = item["word"], seen
+            seen += len(item["tokens"])
+            if not text.strip() or first < led:
                 continue
-            words.append(Word(start=round(float(item["start"]), 2),
-                              end=round(float(item["end"]), 2),
+            words.append(Word(start=round(max(0.0, float(item["start"]) - shift), 2),
+                              end=round(max(0.0, float(item["end"]) - shift), 2),
                               text=text.strip(), probability=float(item["probability"])))
         return tuple(words)

@@ -155,15 +155,21 @@ def aligned_end(committed: list[str], units: list[str]) -> int:
     return min(max(end, 0), len(units))
 
 
-def unit_probabilities(units: list[str], words: list[tuple[str, float]], lang: str
+def unit_probabilities(units: list[str], words: list[tuple[str, float]]
                        ) -> list[float] | None:
-    """Each unit's probability, from the final decode's aligned words; None when the words
-    do not spell the units (a phrase-list rewrite or a trimmed repetition changed them)."""
-    probs: list[float] = []
+    """Each unit's probability, from the final decode's aligned words (the least of the
+    words it overlaps); None when the words do not spell the units (a phrase-list rewrite or
+    a trimmed repetition changed them). Matched by characters, not by count: alignment
+    splits some units in two ("20" ".000", "Sowohl" "-Sprechenden")."""
+    per_char: list[float] = []
     for text, p in words:
-        probs += [p] * len(split_units(text, lang))
-    if len(probs) != len(units):
+        per_char += [p] * len("".join(text.split()))
+    if "".join(units) != "".join("".join(text.split()) for text, _ in words):
         return None
+    probs, at = [], 0
+    for unit in units:
+        probs.append(min(per_char[at:at + len(unit)], default=1.0))
+        at += len(unit)
     return probs
 
 
@@ -175,8 +181,12 @@ def corrected(committed: list[str], units: list[str], probs: list[float],
     The final hears the whole utterance with a wider beam, so where it reads a committed
     word differently ("kürzer klären" -> "kurz erklären") and every word it puts there has
     at least `min_prob`, its reading wins. Committed words the final leaves out are kept:
-    a final that drops words the listener already read is worse than its own interims. Where
-    they agree, the committed spelling stays ("Americans" against "Americans,").
+    a final that drops words the listener already read is worse than its own interims. Words
+    the final hears that interims never committed are always kept: between committed words
+    they take nothing from a reader, and dropping them lost a half sentence once the
+    alignment anchored on one chance match ("Die Harben bestehend" committed, the final's
+    "Wir haben bisher ... befragt, die meisten" matched only at "die"). Where they agree,
+    the committed spelling stays ("Americans" against "Americans,").
     """
     a = [comparable(u) for u in committed]
     b = [comparable(u) for u in units]
@@ -187,7 +197,7 @@ def corrected(committed: list[str], units: list[str], probs: list[float],
             out += units[j1:j2]
         elif op in ("equal", "delete"):  # the committed spelling stays ("Americans" not
             out += committed[i1:i2]      # "Americans,"): nothing a reader saw moves
-        elif min(probs[j1:j2]) >= min_prob:
+        elif op == "insert" or min(probs[j1:j2]) >= min_prob:
             out += units[j1:j2]
         elif i2 == len(a) and op == "replace":
             # The committed end falls inside this span: keep the committed units, then the

@@ -23,7 +23,7 @@ from bot.asr.guards import rejection, trim_doubled, trim_repetition
 from bot.asr.load import InterimPlan
 from bot.asr.scheduler import Dropped, RecognitionScheduler
 from bot.asr.vad import StreamingVad
-from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine
+from bot.asr.whisper import DecodeOptions, Lead, Transcript, WhisperEngine
 from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.phrases import Phrase, canonical, hotwords
@@ -37,6 +37,7 @@ from bot.pipeline.agreement import (
     without_edge,
 )
 from bot.pipeline.language import LanguageTracker
+from bot.pipeline.lead import next_lead, usable
 from bot.pipeline.punctuation import as_sentence, capitalized, open_ended
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
@@ -54,6 +55,17 @@ CONTEXT_CHARS = 200
 # Below these, an utterance says too little about its language to change the speaker's.
 TELLING_UNITS = 3  # words (twice as many characters for Chinese, Japanese...)
 TELLING_SECONDS = 1.0
+
+
+def _joined(context: str, text: str, lang: str) -> str:
+    """`text` after `context`, the whole kept to its last CONTEXT_CHARS (from a whole word)."""
+    joiner = "" if lang in CHARACTER_SCRIPTS else " "
+    joined = (context + joiner + text if context else text).strip()
+    if len(joined) > CONTEXT_CHARS:
+        joined = joined[-CONTEXT_CHARS:]
+        if joiner:
+            joined = joined.partition(" ")[2] or joined
+    return joined.strip()
 
 
 def evidence_weight(transcript: Transcript) -> float:
@@ -96,6 +108,8 @@ class RecognizerOptions:
       decode follows within `hangover` and must not wait behind an interim.
     correction_prob: the final may change words interims committed where each word it puts
       in their place has at least this probability (agreement.corrected).
+    lead_seconds: a final decode first hears up to this much of the end of the speaker's
+      previous utterance and reads on from its words (bot.pipeline.lead); 0: never.
     segmenter: VAD segmentation settings.
     phrases: the room's phrase list: its terms go into every decode's prompt, and come out
       written as listed.
@@ -114,6 +128,7 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     correction_prob: float = 0.5
+    lead_seconds: float = 6.0
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     phrases: tuple[Phrase, ...] = ()
 
@@ -259,6 +274,10 @@ class Recognizer:
         # The end of what the speaker said before (finals), as the decoder's prompt.
         self._context = ""
         self._context_language: str | None = None
+        # The end of the speaker's last final and its audio, with the prompt that goes
+        # before it (the context up to the lead's words).
+        self._lead: Lead | None = None
+        self._lead_context = ""
 
     @property
     def samples_in(self) -> int:
@@ -312,21 +331,22 @@ class Recognizer:
             out += await self._maybe_interim()
         return out
 
-    def _remember(self, text: str, lang: str) -> None:
-        """Keep the last CONTEXT_CHARS of the speaker's finals in one language as context."""
+    def _remember(self, text: str, lang: str, lead: tuple[Lead | None, str] | None = None
+                  ) -> None:
+        """Keep the last CONTEXT_CHARS of the speaker's finals in one language as context,
+        and the final's `lead` (from next_lead) for the next final decode."""
         if not text:
             return
-        joiner = "" if lang in CHARACTER_SCRIPTS else " "
-        context = (self._context + joiner + text if lang == self._context_language else text)
-        if len(context) > CONTEXT_CHARS:
-            context = context[-CONTEXT_CHARS:]
-            if joiner:  # start at a whole word
-                context = context.partition(" ")[2] or context
-        self._context, self._context_language = context.strip(), lang
+        before = self._context if lang == self._context_language else ""
+        self._context, self._context_language = _joined(before, text, lang), lang
+        if lead is not None:
+            self._lead, said_before = lead
+            self._lead_context = _joined(before, said_before, lang)
 
     def forget_context(self) -> None:
         """Decode the next utterance without what the speaker said before as its prompt."""
         self._context, self._context_language = "", None
+        self._lead, self._lead_context = None, ""
 
     async def _close_now(self) -> list[Output]:
         out: list[Output] = []
@@ -536,7 +556,26 @@ class Recognizer:
                                 fallback=True, hotwords=hotwords(self.options.phrases),
                                 context=self._context,
                                 context_language=self._context_language)
+        # The lead only where interims showed words: over noise, the lead's speech would
+        # hide that the utterance itself has none (Whisper's no-speech probability).
+        lead = usable(self._lead, language, len(audio), options.margin_frames) \
+            if utterance.shown else None
+        if lead is not None:
+            transcript = await self._decode("asr_final", audio, replace(
+                options, lead=lead, context=self._lead_context))
+            if not transcript.language_probs or next(iter(transcript.language_probs)) == \
+                    lead.language:
+                return await self._final_overruled(transcript, audio, options)
+            # Detection hears another language in this utterance than in the lead: the lead
+            # would pull its words into its own language (Portuguese came out as short
+            # English translations, too short to move the speaker's language). Without it:
         transcript = await self._decode("asr_final", audio, options)
+        return await self._final_overruled(transcript, audio, options)
+
+    async def _final_overruled(self, transcript: Transcript, audio: np.ndarray,
+                               options: DecodeOptions) -> tuple[Transcript, str]:
+        """The final decode again, in the language the whole utterance settles on when that
+        is not the one it was decoded in."""
         decided = self._final_language(transcript)
         if decided != transcript.language:
             # Decoded in a provisional language that the whole utterance overruled.
@@ -550,8 +589,7 @@ class Recognizer:
         wherever the final is not sure enough to correct it (see agreement.corrected)."""
         lang = agreement.lang
         units = split_units(free, lang)
-        probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words],
-                                   lang)
+        probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words])
         if (not agreement.committed or probs is None
                 or copies_context(units, self._context, lang, agreement.committed)):
             return agreement.final_text(free)
@@ -592,6 +630,7 @@ class Recognizer:
             return []
         audio = self.buffer.slice(utterance.start, end)
         text, words = committed, ()
+        lead: tuple[Lead | None, str] | None = None
         lang = utterance.language or self.language.current or "en"
         notices: list[Output] = []
         if keep:
@@ -614,6 +653,7 @@ class Recognizer:
                     free = canonical(trim_doubled(trim_repetition(transcript.text)),
                                      self.options.phrases)
                     text = self._final_text(agreement, free, transcript)
+                    lead = next_lead(transcript, audio, self.options.lead_seconds)
                     offset = utterance.start / RATE
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)
@@ -628,7 +668,7 @@ class Recognizer:
         if not text and not utterance.shown:
             return notices
         text = as_sentence(text, lang)
-        self._remember(text, lang)
+        self._remember(text, lang, lead)
         caption = Caption(
             segment=self._segment_id(utterance), rev=utterance.rev + 1, final=True,
             speaker=self.speaker, source_lang=lang, lang=lang, text=text, committed=text,

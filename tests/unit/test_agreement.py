@@ -390,6 +390,16 @@ def test_a_sure_insertion_inside_committed_words() -> None:
     assert unsure == ["seine", "Sowohl", "als", "auch", "Werkzeuge."]  # "auch": the tail
 
 
+def test_words_the_final_hears_before_a_chance_match_are_never_dropped() -> None:
+    # Interims committed a mishearing; the final's only match with it is "die", seven words
+    # in. Its first seven words, unsure or not, are an insertion: they stay.
+    committed = ["Die", "Harben", "bestehend", "fährt's", "mit"]
+    final = ["Wir", "haben", "bisher", "ungefähr", "250", "Stunden", "gefragt,", "die",
+             "meisten", "sind", "zufrieden."]
+    out = corrected(committed, final, _sure(final, ("Wir", "haben", "bisher")), 0.5)
+    assert out[:7] == final[:7] and out[-3:] == ["meisten", "sind", "zufrieden."], out
+
+
 def test_unsure_substitution_at_the_committed_end_keeps_the_tail() -> None:
     committed = ["el", "año", "pasamos"]
     final = ["el", "año", "pasado", "vendimos", "tres"]
@@ -398,11 +408,19 @@ def test_unsure_substitution_at_the_committed_end_keeps_the_tail() -> None:
 
 
 def test_unit_probabilities_follow_the_words() -> None:
-    assert unit_probabilities(["Hello,", "there."], [("Hello,", 0.9), ("there.", 0.4)],
-                              "en") == [0.9, 0.4]
-    assert unit_probabilities(list("上个月"), [("上个", 0.8), ("月", 0.3)], "zh") == [
-        0.8, 0.8, 0.3]
-    assert unit_probabilities(["a", "b"], [("a", 0.9)], "en") is None  # words changed
+    assert unit_probabilities(["Hello,", "there."], [("Hello,", 0.9), ("there.", 0.4)]) == [
+        0.9, 0.4]
+    assert unit_probabilities(list("上个月"), [("上个", 0.8), ("月", 0.3)]) == [0.8, 0.8, 0.3]
+    assert unit_probabilities(["a", "b"], [("a", 0.9)]) is None  # words changed
+    assert unit_probabilities(["a", "c"], [("a", 0.9), ("b", 0.9)]) is None
+
+
+def test_unit_probabilities_when_alignment_splits_a_unit() -> None:
+    # Alignment words split numbers and hyphenated compounds: a unit takes the least.
+    units = ["circa", "20.000", "euro,", "Sowohl-Sprechenden"]
+    words = [("circa", 0.9), ("20", 0.8), (".000", 0.6), ("euro,", 0.9), ("Sowohl", 0.7),
+             ("-Sprechenden", 0.4)]
+    assert unit_probabilities(units, words) == [0.9, 0.6, 0.9, 0.4]
 
 
 def test_copies_context_spots_a_repeated_prompt() -> None:

@@ -1,0 +1,51 @@
+"""The lead: the end of a speaker's last utterance, which their next final decode hears first.
+
+Finals were decoded one utterance at a time, with the previous text only as the decoder's
+prompt; an offline decode hears the whole talk. Hearing the last few seconds before (and
+reading on from their words, forced) brings the streaming finals to the offline decode's
+accuracy on our conversational material (see whisper.Lead for the figures).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.asr.whisper import SAMPLE_RATE, Lead, Transcript
+from bot.languages import CHARACTER_SCRIPTS
+
+# Audio kept before a word where the lead starts: the word's onset is not cut.
+ONSET = 0.1
+
+
+def next_lead(transcript: Transcript, audio: np.ndarray, seconds: float
+              ) -> tuple[Lead | None, str]:
+    """The last whole words of an utterance's final that fit in `seconds`, with their audio
+    (copied: the utterance's buffer is reused), and the words before them (the decoder's
+    prompt should end there, or it would read the lead's words twice). No lead without
+    word times or words."""
+    words = transcript.words
+    joiner = "" if transcript.language in CHARACTER_SCRIPTS else " "
+    if seconds <= 0 or not words:
+        return None, transcript.text.strip()
+    end = len(audio) / SAMPLE_RATE
+    first = next((i for i, w in enumerate(words) if end - w.start <= seconds), len(words))
+    before = joiner.join(w.text for w in words[:first]).strip()
+    text = joiner.join(w.text for w in words[first:]).strip()
+    if not text:
+        return None, before
+    start = max(0.0, words[first].start - ONSET)
+    if first:  # not into the word before
+        start = max(start, words[first - 1].end)
+    lead = Lead(np.array(audio[int(start * SAMPLE_RATE):], np.float32), text,
+                transcript.language)
+    return lead, before
+
+
+def usable(lead: Lead | None, language: str | None, utterance_samples: int,
+           margin_frames: int) -> Lead | None:
+    """The lead, if the final is decoded in its language and the two fit Whisper's 30 s
+    window (with the encoder's margin); else None."""
+    if lead is None or language != lead.language:
+        return None
+    room = (3000 - margin_frames) * (SAMPLE_RATE // 100)
+    return lead if lead.samples + utterance_samples <= room else None

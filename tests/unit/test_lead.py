@@ -1,0 +1,71 @@
+"""Choosing the lead (the end of the last final that the next final decode hears first)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.asr.whisper import (
+    LEAD_GAP_SAMPLES,
+    SAMPLE_RATE,
+    DecodeOptions,
+    Lead,
+    Transcript,
+    batch_key,
+    heard,
+)
+from bot.events import Word
+from bot.pipeline.lead import next_lead, usable
+
+
+def transcript(words: list[tuple[float, float, str]], language: str = "es") -> Transcript:
+    return Transcript(text=" ".join(w for _, _, w in words), language=language,
+                      words=tuple(Word(s, e, w) for s, e, w in words))
+
+
+def test_the_lead_is_the_last_whole_words_that_fit():
+    audio = np.arange(8 * SAMPLE_RATE, dtype=np.float32)
+    said = transcript([(0.5, 1.0, "La"), (1.1, 2.0, "próxima"), (2.2, 3.0, "reunión"),
+                       (3.5, 4.5, "será"), (4.6, 7.6, "mañana.")])
+    lead, before = next_lead(said, audio, 5.0)
+    assert lead is not None
+    assert lead.text == "será mañana." and lead.language == "es"
+    assert before == "La próxima reunión"
+    # From just before "será" (its onset kept), not into "reunión", to the utterance's end.
+    assert lead.audio[0] == int(3.4 * SAMPLE_RATE) and lead.audio[-1] == audio[-1]
+    audio[:] = 0  # a copy: the utterance's buffer is reused
+    assert lead.audio[-1] != 0
+
+
+def test_no_lead_without_word_times_or_when_no_word_fits():
+    audio = np.zeros(8 * SAMPLE_RATE, np.float32)
+    assert next_lead(Transcript("Hola.", "es"), audio, 5.0) == (None, "Hola.")
+    long_word = transcript([(0.5, 7.9, "Holaaaa")])
+    assert next_lead(long_word, audio, 5.0) == (None, "Holaaaa")
+    assert next_lead(long_word, audio, 0.0)[0] is None
+
+
+def test_characters_join_without_spaces():
+    audio = np.zeros(3 * SAMPLE_RATE, np.float32)
+    lead, before = next_lead(transcript([(0.1, 0.5, "广州"), (0.6, 1.0, "市"),
+                                         (1.1, 2.9, "房地产")], "zh"), audio, 5.0)
+    assert lead is not None and lead.text == "广州市房地产" and before == ""
+
+
+def test_a_lead_is_used_in_its_language_and_within_the_window():
+    lead = Lead(np.zeros(5 * SAMPLE_RATE, np.float32), "será mañana.", "es")
+    assert usable(lead, "es", 10 * SAMPLE_RATE, 400) is lead
+    assert usable(lead, "en", 10 * SAMPLE_RATE, 400) is None
+    assert usable(None, "es", 10 * SAMPLE_RATE, 400) is None
+    # 5.3 s of lead and 21 s of utterance do not fit 30 s less a 4 s margin.
+    assert usable(lead, "es", 21 * SAMPLE_RATE, 400) is None
+
+
+def test_the_encoder_hears_the_lead_first_and_batches_by_that_length():
+    lead = Lead(np.ones(SAMPLE_RATE, np.float32), "será", "es")
+    audio = np.full(2 * SAMPLE_RATE, 2.0, np.float32)
+    options = DecodeOptions(language="es", lead=lead)
+    joined = heard(audio, options)
+    assert len(joined) == lead.samples + len(audio) == 3 * SAMPLE_RATE + LEAD_GAP_SAMPLES
+    assert joined[0] == 1.0 and joined[SAMPLE_RATE] == 0.0 and joined[-1] == 2.0
+    assert batch_key(audio, options) == batch_key(joined, DecodeOptions(language="es"))
+    assert heard(audio, DecodeOptions()) is audio
