@@ -14,7 +14,8 @@ from typing import Any
 class CaptionEvent:
     """One revision of a segment's caption; a later one with the same `segment` replaces it,
     and `final` freezes it. `committed` is a prefix of `text` that later interims keep (the
-    final may correct a committed word it is sure of; empty for translated interims)."""
+    final may correct a committed word it is sure of and add words interims missed between
+    committed ones, never drop one; empty for translated interims)."""
 
     segment: str
     rev: int
