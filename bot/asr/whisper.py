@@ -51,8 +51,9 @@ class Lead:
     A decode with a lead hears that audio first and reads on from its text (forced as the
     output's prefix), as an offline decode of the whole talk does; the transcript returned
     is of the new audio alone. A phrase split over two utterances, a name said before, an
-    espeak-ng voice heard for a few seconds: the words after them come out better (WER on
-    our conversational material 24.6 -> 17.0 %, offline 16.1 %)."""
+    espeak-ng voice heard for a few seconds: the words after them come out better (finals
+    of our conversational material cut at its utterance boundaries: 24.6 -> 14.6 % WER with
+    6 s of lead, offline 16.1 %)."""
 
     audio: np.ndarray
     text: str
