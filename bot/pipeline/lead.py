@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.asr.whisper import SAMPLE_RATE, Lead, Transcript
+from bot.asr.whisper import FRAMES_PER_SECOND, MAX_FRAMES, SAMPLE_RATE, Lead, Transcript
 from bot.languages import CHARACTER_SCRIPTS
 
 # Audio kept before a word where the lead starts: the word's onset is not cut.
@@ -48,5 +48,5 @@ def usable(lead: Lead | None, language: str | None, utterance_samples: int,
     window (with the encoder's margin); else None."""
     if lead is None or language != lead.language:
         return None
-    room = (3000 - margin_frames) * (SAMPLE_RATE // 100)
+    room = (MAX_FRAMES - margin_frames) * (SAMPLE_RATE // FRAMES_PER_SECOND)
     return lead if lead.samples + utterance_samples <= room else None
