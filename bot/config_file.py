@@ -58,7 +58,8 @@ class CoquiVoiceModel:
 class FileSettings:
     path: Path
     models_dir: Path | None = None
-    asr: dict[str, str] = field(default_factory=dict)  # model, interim_model, device, compute_type
+    # model, interim_model, device, compute_type; lanes, threads (whole numbers, as text)
+    asr: dict[str, str] = field(default_factory=dict)
     # [asr] allowed: the languages automatic detection may choose (besides the room's own)
     asr_allowed: tuple[str, ...] = ()
     translation: tuple[TranslationModel, ...] = ()
@@ -84,6 +85,7 @@ _CLUSTER_NUMBERS = {"asr_min_replicas", "asr_max_replicas", "asr_target_requests
 _JANUS = {"url", "public_url", "room", "pin", "api_secret", "token", "to", "leave_after"}
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
+_ASR_COUNTS = {"lanes", "threads"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
 _VOICES = {"piper_dir", "coqui"}
@@ -111,8 +113,10 @@ def read(path: str | Path) -> FileSettings:
     model_base = models_dir or base
 
     asr_table = here.table("asr")
-    asr_table.only(_ASR | _ASR_LISTS)
+    asr_table.only(_ASR | _ASR_LISTS | _ASR_COUNTS)
     asr = {key: asr_table.string(key) for key in _ASR if key in asr_table.data}
+    for key in sorted(_ASR_COUNTS & set(asr_table.data)):
+        asr[key] = str(asr_table.count(key))
     if asr.get("device") and asr["device"] not in DEVICES:
         raise asr_table.error("device", f"is {asr['device']!r}; use one of {', '.join(DEVICES)}")
 
@@ -231,6 +235,12 @@ class _Table:
         if not isinstance(value, str):
             raise self.error(key, f"must be a string, not {value!r}")
         return value.strip()
+
+    def count(self, key: str) -> int:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(key, f"is {value!r}; use a whole number from 1, e.g. 2")
+        return value
 
     def path(self, key: str, base: Path) -> Path | None:
         value = self.string(key)

@@ -1,21 +1,25 @@
 """One recognition scheduler for every speaker of the process.
 
 Every pipeline (built-in rooms, Janus rooms, files) hands its Whisper decodes here instead of
-running them itself. One thread serves them, because CTranslate2 already uses every core
-inside one call and two concurrent calls would only fight for them. What the thread takes next
-is decided in one place:
+running them itself. `lanes` threads serve them, each running one CTranslate2 call at a time
+(the engine has as many CTranslate2 workers). On a CPU, two lanes of one CTranslate2 thread
+each beat one lane of two threads: a beam-5 final took 0.29 s against 0.45 s on a 2-core
+machine, and two at once 0.35 s each (config.recognition_lanes). What a lane takes next is
+decided in one place:
 
 - finals (and Whisper's speech->English) before interims; within a kind, earliest deadline
   first (a final's deadline is when its caption is due, an interim's when it goes stale);
 - an interim that waited past its deadline is dropped, and so is one that a newer request of
   the same speaker supersedes (its next interim, or its final): their callers get `Dropped`;
+- interims never hold every lane: with two lanes or more, one is kept for finals, so a
+  final never waits behind interims;
 - requests that can share a CTranslate2 call (`whisper.batch_key`: same model, encoder
-  window, task and beam) go together, up to `max_batch`: on a GPU a batch of sixteen costs
-  about what one does; on a 2-core CPU the decoder still gains 1.6-2.4x past eight
-  (bench.batching);
+  window, task and beam) go together, up to `max_batch` and spread over the idle lanes: on
+  a GPU a batch of sixteen costs about what one does; on a 2-core CPU the decoder still
+  gains 1.6-2.4x past eight (bench.batching), while two lanes run two calls at once;
 - if a batched call fails, its requests are retried one by one, so a bad request fails only
   its own caller;
-- interim spacing and beam (the load-shedding ladder) follow from how busy this thread is
+- interim spacing and beam (the load-shedding ladder) follow from how busy the lanes are
   (`plan`).
 
 Queue wait, batch size and decode time per request kind go to the metrics.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
-from bot.asr.load import AsrLoad, InterimPlan
+from bot.asr.load import AsrLoad, LoadPlan
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine, batch_key
 
 log = logging.getLogger(__name__)
@@ -51,7 +56,7 @@ INTERIM_DUE = 1.0
 
 # Process-wide, like the thread pool they describe: every scheduler of the process adds up.
 QUEUE_WAIT = Histogram("interpres_asr_queue_wait_seconds",
-                       "Time a recognition request waited for the recognition thread.",
+                       "Time a recognition request waited for a recognition lane.",
                        ["kind"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8))
 BATCH_SIZE = Histogram("interpres_asr_batch_size", "Requests served by one CTranslate2 call.",
                        buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64))
@@ -110,25 +115,35 @@ class KindStats:
 
 class RecognitionScheduler:
     def __init__(self, max_batch: int = 8, clock: Callable[[], float] = time.monotonic,
-                 name: str = "interpres-asr") -> None:
+                 name: str = "interpres-asr", lanes: int = 1) -> None:
+        """`lanes`: calls run at once; give the engines as many workers (WhisperEngine)."""
         self.max_batch = max_batch
         self.clock = clock
-        self.load = AsrLoad()
+        self.lanes = max(1, lanes)
+        # With two lanes or more, interims leave one lane to finals.
+        self.interim_lanes = max(1, self.lanes - 1)
+        # Load shedding reads decode seconds per second over the lanes interims may use:
+        # past one, the cores are full (each lane's call uses its own), and interims and
+        # finals slow each other down instead of waiting in line.
+        self.load = AsrLoad(lanes=self.interim_lanes)
         self.stats: dict[str, KindStats] = {kind: KindStats() for kind in RANK}
         self._pending: list[Request] = []
         self._wake = threading.Condition()
         self._seq = itertools.count()
         self._closed = False
-        self._busy_since: float | None = None
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
+        self._running: dict[int, tuple[str, float]] = {}  # lane -> (kind, perf_counter start)
+        self._threads = [threading.Thread(target=self._serve, args=(lane,),
+                                          name=f"{name}-{lane}", daemon=True)
+                         for lane in range(self.lanes)]
+        for thread in self._threads:
+            thread.start()
 
     # -- submitting (any thread, usually an event loop) -----------------------------------
 
     async def decode(self, engine: WhisperEngine, audio: np.ndarray, options: DecodeOptions,
                      kind: Kind = "final", speaker: str | None = None,
                      deadline: float | None = None) -> Transcript:
-        """Decode on the recognition thread. Raises `Dropped` for an interim that was
+        """Decode on a recognition lane. Raises `Dropped` for an interim that was
         superseded or went stale, the decode's own error otherwise."""
         now = self.clock()
         due = deadline if deadline is not None else now + (
@@ -139,7 +154,7 @@ class RecognitionScheduler:
         return await self._submit(request)
 
     async def call(self, fn: Callable[[], Any]) -> Any:
-        """Run `fn` on the recognition thread, ahead of every decode (warm-ups, and tests
+        """Run `fn` on a recognition lane, ahead of every decode (warm-ups, and tests
         that stall recognition on purpose)."""
         now = self.clock()
         return await self._submit(Request("call", now, None, Future(), now, next(self._seq),
@@ -162,14 +177,15 @@ class RecognitionScheduler:
 
     # -- load -----------------------------------------------------------------------------
 
-    def plan(self, interval: float, beam: int) -> InterimPlan:
-        """The interim schedule (the first load-shedding rungs), from how busy the thread
-        was lately (the call running now included) and whether finals wait for it."""
+    def plan(self, interval: float, beam: int) -> LoadPlan:
+        """The interim schedule (the first load-shedding rungs), from how busy the lanes
+        were lately (the calls running now included) and whether finals wait for one."""
         now = time.perf_counter()
         with self._wake:
             finals_wait = any(r.kind != "interim" for r in self._pending)
-            running = now - self._busy_since if self._busy_since is not None else 0.0
-            busy = min(1.0, self.load.busy(now) + running / self.load.window)
+            running = sum(now - started for _, started in self._running.values())
+            busy = min(1.0, self.load.busy(now) + running / (self.load.window
+                                                             * self.load.lanes))
         if finals_wait:
             busy = max(busy, 0.85)
         plan = self.load.plan_for(busy, interval, beam)
@@ -180,44 +196,51 @@ class RecognitionScheduler:
         with self._wake:
             return len(self._pending)
 
-    # -- the recognition thread -----------------------------------------------------------
+    # -- the recognition lanes ------------------------------------------------------------
 
-    def _serve(self) -> None:
+    def _serve(self, lane: int) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while True:
+                    if self._closed and not self._pending:
+                        return
+                    batch = self._next_batch()
+                    if batch:
+                        break
+                    # Nothing queued, or only interims while they hold their lanes.
                     self._wake.wait()
-                if self._closed and not self._pending:
-                    return
-                batch = self._next_batch()
                 QUEUE_DEPTH.set(len(self._pending))
-                if batch:
-                    self._busy_since = time.perf_counter()
-            if batch:
-                try:
-                    self._run(batch)
-                finally:
-                    with self._wake:
-                        self._busy_since = None
+                self._running[lane] = (batch[0].kind, time.perf_counter())
+            try:
+                self._run(batch)
+            finally:
+                with self._wake:
+                    del self._running[lane]
+                    self._wake.notify_all()  # a lane may wait for an interim's lane
 
     def _next_batch(self) -> list[Request]:
-        """Under the lock: drop stale interims, then take the most urgent request and every
-        queued one that can share its call, in order of urgency."""
+        """Under the lock: drop stale interims, then take the most urgent request this lane
+        may run and the queued ones that can share its call, in order of urgency (spread
+        over the idle lanes)."""
         now = self.clock()
         for request in [r for r in self._pending if r.kind == "interim" and r.deadline < now]:
             self._pending.remove(request)
             self._drop(request, "expired")
         # A cancelled caller (a speaker who left) needs nothing.
         self._pending = [r for r in self._pending if not r.future.cancelled()]
-        if not self._pending:
-            return []
         self._pending.sort(key=Request.order)
-        head = self._pending[0]
+        interims = sum(kind == "interim" for kind, _ in self._running.values())
+        allowed = [r for r in self._pending
+                   if r.kind != "interim" or interims < self.interim_lanes]
+        if not allowed:
+            return []
+        head = allowed[0]
         if head.kind == "call":
             batch = [head]
         else:
-            batch = [r for r in self._pending if r.kind != "call" and r.key == head.key
-                     ][:self.max_batch]
+            batch = [r for r in allowed if r.kind != "call" and r.key == head.key]
+            idle = self.lanes - len(self._running)  # this lane included
+            batch = batch[:min(self.max_batch, math.ceil(len(batch) / idle))]
         for request in batch:
             self._pending.remove(request)
         return [r for r in batch if r.future.set_running_or_notify_cancel()]
@@ -236,12 +259,13 @@ class RecognitionScheduler:
         seconds = time.perf_counter() - started
         with self._wake:
             self.load.record(time.perf_counter(), seconds)
+            for request in batch:
+                stats = self.stats[request.kind]
+                stats.batches += 1
+                stats.batched_items += len(batch)
+                stats.decode_seconds += seconds / len(batch)
         BATCH_SIZE.observe(len(batch))
         for request in batch:
-            stats = self.stats[request.kind]
-            stats.batches += 1
-            stats.batched_items += len(batch)
-            stats.decode_seconds += seconds / len(batch)
             DECODE_SECONDS.labels(request.kind).observe(seconds)
 
     def _decode(self, batch: list[Request]) -> None:
@@ -268,10 +292,12 @@ class RecognitionScheduler:
         try:
             value = produce()
         except BaseException as error:  # noqa: BLE001 - handed to the caller
-            self.stats[request.kind].failed += 1
+            with self._wake:
+                self.stats[request.kind].failed += 1
             request.future.set_exception(error)
         else:
-            self.stats[request.kind].served += 1
+            with self._wake:
+                self.stats[request.kind].served += 1
             request.future.set_result(value)
 
     def _drop(self, request: Request, why: str) -> None:
@@ -289,7 +315,8 @@ class RecognitionScheduler:
                     request.future.set_exception(RuntimeError("recognition scheduler closed"))
             self._pending.clear()
             self._wake.notify_all()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def _raise_or_return(result: Transcript | BaseException) -> Transcript:

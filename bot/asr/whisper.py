@@ -176,18 +176,20 @@ def compression_ratio(text: str) -> float:
 
 
 class WhisperEngine:
-    """One loaded Whisper model. Decodes are serialised: CTranslate2 already uses every
-    configured core inside one decode."""
+    """One loaded Whisper model. Up to `workers` decodes run at once (CTranslate2 workers
+    sharing the weights), each with `cpu_threads` threads (0: CTranslate2's default, every
+    core); more callers wait their turn."""
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", compute_type: str = "int8",
-                 cpu_threads: int = 0, name: str | None = None) -> None:
+                 cpu_threads: int = 0, name: str | None = None, workers: int = 1) -> None:
         self.name = name or Path(model_dir).name
         self._model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                                   cpu_threads=cpu_threads)
+                                   cpu_threads=cpu_threads, num_workers=workers)
         self.multilingual = self._model.model.is_multilingual
         self.languages = tuple(self._model.supported_languages)
         self.device = device
-        self._lock = threading.Lock()
+        self.workers = workers
+        self._lock = threading.BoundedSemaphore(workers)
         self._eot = self._model.hf_tokenizer.token_to_id("<|endoftext|>")
 
     # -- public ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from ray import serve
 from ray.exceptions import ActorUnavailableError, RayActorError
 
-from bot.asr.load import AsrLoad, InterimPlan
+from bot.asr.load import AsrLoad, LoadPlan
 from bot.asr.scheduler import Dropped, Kind
 from bot.asr.whisper import DecodeOptions, Transcript
 
@@ -48,7 +48,7 @@ class RemoteWhisper:
 @dataclass(frozen=True)
 class Reply:
     transcript: Transcript | None  # None: the replica's scheduler dropped the interim
-    busy: float  # the replica's recognition thread, share of the last seconds
+    busy: float  # the replica's recognition lanes, share of the last seconds (AsrLoad)
     replica: str  # node id and process of the replica that served it
 
 
@@ -59,11 +59,10 @@ class Recognition:
         """`config`: bot.config.Config; its [asr] settings say what to load."""
         import ray
 
-        from bot.asr.scheduler import RecognitionScheduler
-        from bot.pipeline.engines import load_whisper
+        from bot.pipeline.engines import load_whisper, recognition_scheduler
 
         self.asr, self.interim = load_whisper(config)
-        self.scheduler = RecognitionScheduler()
+        self.scheduler = recognition_scheduler(config)
         self.replica = f"{ray.get_runtime_context().get_node_id()[:12]}/{os.getpid()}"
 
     def describe(self) -> dict[str, Any]:
@@ -195,7 +194,7 @@ class ServeRecognition:
         """Local work the in-process scheduler would run on its thread (warm-ups)."""
         return await asyncio.to_thread(fn)
 
-    def plan(self, interval: float, beam: int) -> InterimPlan:
+    def plan(self, interval: float, beam: int) -> LoadPlan:
         """The interim schedule from how busy the replica that last answered was."""
         return AsrLoad.plan_for(self.busy, interval, beam)
 

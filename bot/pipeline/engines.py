@@ -35,7 +35,7 @@ class Engines:
         asr, interim = load_whisper(config, say)
         router, voices = load_translation_and_voices(config, speech, say)
         return cls(asr=asr, router=router, voices=voices, workers=Workers(),
-                   interim_asr=interim)
+                   interim_asr=interim, scheduler=recognition_scheduler(config))
 
     def close(self) -> None:
         self.scheduler.close()
@@ -43,14 +43,24 @@ class Engines:
         self.workers.close()
 
 
+def recognition_scheduler(config: Config) -> RecognitionScheduler:
+    """The scheduler for the engines load_whisper gives: one lane per CTranslate2 worker."""
+    lanes, _ = config.recognition_lanes()
+    return RecognitionScheduler(lanes=lanes)
+
+
 def load_whisper(config: Config, say: Callable[[str], None] = lambda message: None
                  ) -> tuple[WhisperEngine, WhisperEngine | None]:
     """The [asr] model, warmed up, and the interim model when one is configured (a
-    process's engines, or a cluster's recognition replica)."""
+    process's engines, or a cluster's recognition replica), with a CTranslate2 worker for
+    each of the scheduler's lanes (recognition_scheduler)."""
     model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
-    say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type})")
+    lanes, threads = config.recognition_lanes()
+    say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type}, "
+        f"{lanes} decode(s) at once, {threads} thread(s) each)")
     asr = WhisperEngine(model_dir, device=config.asr_device,
-                        compute_type=config.asr_compute_type, name=config.asr_model)
+                        compute_type=config.asr_compute_type, name=config.asr_model,
+                        cpu_threads=threads, workers=lanes)
     asr.warm_up()
     interim = None
     if config.asr_interim_model and config.asr_interim_model != config.asr_model:
@@ -58,7 +68,8 @@ def load_whisper(config: Config, say: Callable[[str], None] = lambda message: No
         interim = WhisperEngine(resolve_asr_model(config.asr_interim_model,
                                                   models_dir=config.model_root),
                                 device=config.asr_device, compute_type=config.asr_compute_type,
-                                name=config.asr_interim_model)
+                                name=config.asr_interim_model, cpu_threads=threads,
+                                workers=lanes)
         interim.warm_up()
     return asr, interim
 

@@ -20,7 +20,7 @@ import numpy as np
 from prometheus_client import Counter, Histogram
 
 from bot.asr.guards import rejection, trim_doubled, trim_repetition
-from bot.asr.load import InterimPlan
+from bot.asr.load import LoadPlan
 from bot.asr.scheduler import Dropped, RecognitionScheduler
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Lead, Transcript, WhisperEngine
@@ -448,6 +448,12 @@ class Recognizer:
         return bool(not self.options.language and transcript.language_probs and not (
             self.language.current and too_little_to_tell(transcript)))
 
+    def _plan(self) -> LoadPlan:
+        """The load-shedding ladder's choice now (live speakers; files are never shed)."""
+        if self.options.shed_load:
+            return self.scheduler.plan(self.options.interim_interval, self.options.interim_beam)
+        return LoadPlan(self.options.interim_interval, self.options.interim_beam)
+
     async def _maybe_interim(self) -> list[Output]:
         utterance = self.utterance
         assert utterance is not None
@@ -455,11 +461,7 @@ class Recognizer:
         length = (now - utterance.start) / RATE
         if length < self.options.first_interim or self._in_flight is not None:
             return []  # one interim at a time per speaker
-        if self.options.shed_load:
-            plan = self.scheduler.plan(self.options.interim_interval,
-                                       self.options.interim_beam)
-        else:
-            plan = InterimPlan(self.options.interim_interval, self.options.interim_beam)
+        plan = self._plan()
         if (now - utterance.decoded_until) / RATE < plan.interval:
             return []
         utterance.decoded_until = now
@@ -557,9 +559,10 @@ class Recognizer:
                                 context=self._context,
                                 context_language=self._context_language)
         # The lead only where interims showed words: over noise, the lead's speech would
-        # hide that the utterance itself has none (Whisper's no-speech probability).
+        # hide that the utterance itself has none (Whisper's no-speech probability). The
+        # last rung of load shedding goes without it.
         lead = usable(self._lead, language, len(audio), options.margin_frames) \
-            if utterance.shown else None
+            if utterance.shown and self._plan().lead else None
         if lead is not None:
             transcript = await self._decode("asr_final", audio, replace(
                 options, lead=lead, context=self._lead_context))

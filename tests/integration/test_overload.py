@@ -90,7 +90,9 @@ def test_a_stalled_recognizer_stays_bounded_and_recovers_live(engines):
             pipelines = [p.pipeline for p in room.participants.values() if p.name != "Listener"]
 
             blocker = threading.Event()
-            stall = asyncio.ensure_future(engines.scheduler.call(blocker.wait))
+            # One call per lane: every lane of the scheduler stalls.
+            stall = asyncio.gather(*(engines.scheduler.call(blocker.wait)
+                                     for _ in range(engines.scheduler.lanes)))
             stalled_at, rss_before = time.monotonic(), rss_mb()
             peak_queue = 0
             while time.monotonic() - stalled_at < STALL:

@@ -5,6 +5,7 @@ fails only its caller."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from dataclasses import replace
 
@@ -245,3 +246,61 @@ def test_plan_sheds_interims_while_finals_wait(engines):
         scheduler.close()
     assert (calm.interval, calm.beam) == (0.5, 3)
     assert busy.interval > 0.5 and busy.beam == 1
+
+
+class Gated:
+    """The real engine behind a gate: a call starts, says so, and waits for the gate (so a
+    test knows which lanes are taken, and for how long)."""
+
+    def __init__(self, engine: WhisperEngine) -> None:
+        self.engine, self.gate = engine, threading.Event()
+        self.started: list[str] = []
+
+    def transcribe_batch(self, items):
+        self.started.append(items[0][1].prefix)
+        assert self.gate.wait(60)
+        return self.engine.transcribe_batch(items)
+
+
+def test_two_lanes_run_at_once_and_interims_leave_one_to_finals(engines):
+    scheduler = RecognitionScheduler(lanes=2)
+    gated = Gated(engines.asr)
+    greedy = DecodeOptions(language="en")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def until(condition) -> None:
+            deadline = loop.time() + 30
+            while not condition():
+                assert loop.time() < deadline
+                await asyncio.sleep(0.01)
+
+        first = asyncio.ensure_future(scheduler.decode(
+            gated, cut(0, 2.0), replace(greedy, prefix="A"), kind="interim", speaker="a",
+            deadline=math.inf))
+        await until(lambda: gated.started == ["A"])
+        second = asyncio.ensure_future(scheduler.decode(
+            gated, cut(0, 2.0), replace(greedy, prefix="B"), kind="interim", speaker="b",
+            deadline=math.inf))
+        await asyncio.sleep(0.3)
+        # A lane is idle, but it is the finals' lane: the second interim waits.
+        assert gated.started == ["A"] and scheduler.queued() == 1
+        # A final runs on it, while the first interim still holds the other lane.
+        final = await asyncio.wait_for(scheduler.decode(
+            engines.asr, cut(1, 3.0), replace(greedy, beam_size=5), speaker="c"), 60)
+        assert final.text and not first.done()
+        gated.gate.set()
+        for task in (first, second):
+            assert (await asyncio.wait_for(task, 60)).text
+        assert gated.started == ["A", "B"]
+        # Two calls (tests' stalls, warm-ups) run at once: each waits for the other.
+        both = threading.Barrier(2)
+        await asyncio.wait_for(asyncio.gather(scheduler.call(lambda: both.wait(30)),
+                                              scheduler.call(lambda: both.wait(30))), 60)
+
+    try:
+        run(main())
+    finally:
+        scheduler.close()
+    assert scheduler.stats["interim"].served == 2 and scheduler.stats["final"].served == 1

@@ -102,7 +102,10 @@ def test_no_file_is_the_embedded_default(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[asr]\nmodle = 'small'\n", r"\[asr\] modle is not a known setting here; known: "
-                                 "allowed, compute_type, device, interim_model, model"),
+                                 "allowed, compute_type, device, interim_model, lanes, model, "
+                                 "threads"),
+    ("[asr]\nlanes = 0\n", r"\[asr\] lanes is 0; use a whole number from 1"),
+    ("[asr]\nthreads = '2'\n", r"\[asr\] threads is '2'; use a whole number from 1"),
     ("colour = 1\n", "colour is not a known setting"),
     ("[asr]\ndevice = 'gpu'\n", r"\[asr\] device is 'gpu'; use one of cpu, cuda, auto"),
     ("[[translation]]\nlayout = 'marian'\n", r"\[translation #1\] path is missing"),
@@ -207,3 +210,25 @@ def test_janus_table_takes_the_public_url_and_leave_after(tmp_path: Path, monkey
     path.write_text('[janus]\nleave_after = "soon"\n')
     with pytest.raises(ConfigError, match="leave_after"):
         read(path)
+
+
+def test_recognition_lanes_from_the_file_the_environment_and_the_cores(tmp_path, monkeypatch):
+    path = write(tmp_path, "[asr]\nlanes = 3\nthreads = 2\n")
+    monkeypatch.setenv("INTERPRES_CONFIG", str(path))
+    for variable in ("INTERPRES_ASR_LANES", "INTERPRES_ASR_THREADS", "INTERPRES_ASR_DEVICE"):
+        monkeypatch.delenv(variable, raising=False)
+    assert Config.from_env().recognition_lanes() == (3, 2)
+    monkeypatch.setenv("INTERPRES_ASR_LANES", "1")
+    assert Config.from_env().recognition_lanes() == (1, 2)
+    monkeypatch.setenv("INTERPRES_ASR_LANES", "none")
+    with pytest.raises(ConfigError, match="INTERPRES_ASR_LANES is 'none'; use a whole number"):
+        Config.from_env()
+    monkeypatch.delenv("INTERPRES_ASR_LANES")
+    # Not set: two one-thread lanes on two cores, the cores shared between two lanes on
+    # more, one lane on a GPU (or a single core).
+    path.write_text("")
+    for cores, device, expected in [(2, "cpu", (2, 1)), (8, "cpu", (2, 4)), (1, "cpu", (1, 1)),
+                                    (8, "cuda", (1, 8))]:
+        monkeypatch.setattr("os.sched_getaffinity", lambda _, n=cores: set(range(n)))
+        monkeypatch.setenv("INTERPRES_ASR_DEVICE", device)
+        assert Config.from_env().recognition_lanes() == expected
