@@ -3,13 +3,19 @@ on the real model and real speech."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import numpy as np
 import pytest
 
 from bench.clips import clip
+from bot.asr.load import AsrLoad, LoadPlan
+from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, Lead
 from bot.audio_io import read_audio
-from bot.events import Caption
+from bot.events import Caption, Speaker
+from bot.pipeline.recognizer import FinalUtterance, Recognizer, RecognizerOptions, StageTimes
 from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -44,3 +50,61 @@ def test_a_speakers_second_final_reads_on_from_the_first(engines):
         assert text.count("blanquecinas") == 1 and "arenas" in text, final.text
         assert final.words and all(final.t0 - 0.5 <= w.start <= w.end <= final.t1 + 0.5
                                    for w in final.words), (final.t0, final.t1, final.words)
+
+
+class Recording:
+    """The real engine, keeping the options of every final decode it runs."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.finals = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def transcribe_batch(self, items):
+        self.finals += [options for _, options in items if options.word_timestamps]
+        return self.engine.transcribe_batch(items)
+
+
+class Overloaded(RecognitionScheduler):
+    """The real scheduler, on the last rung of load shedding whatever it measures."""
+
+    def plan(self, interval: float, beam: int) -> LoadPlan:
+        return AsrLoad.plan_for(1.0, interval, beam)
+
+
+@pytest.mark.parametrize("overloaded", [False, True], ids=["calm", "overloaded"])
+def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(engines,
+                                                                              overloaded):
+    spanish = read_audio(clip("es_leopard_test").path)
+    pause = np.zeros(2 * 16000, np.float32)
+    audio = np.concatenate([spanish, pause, spanish, pause])
+    recording = Recording(engines.asr)
+    scheduler = Overloaded() if overloaded else RecognitionScheduler()
+    recognizer = Recognizer(Speaker("p1", "Ana"), recording, engines.workers,  # type: ignore
+                            RecognizerOptions(language="es", shed_load=True), time.monotonic,
+                            StageTimes(), scheduler)
+
+    async def main() -> list:
+        out = []
+        for start in range(0, len(audio), 1600):
+            out += await recognizer.feed(audio[start:start + 1600])
+            if recognizer._in_flight is not None:  # each interim back before more audio
+                await asyncio.wait({recognizer._in_flight.task})
+            out += recognizer.collect()
+        return out + await recognizer.flush()
+
+    try:
+        events = asyncio.run(main())
+    finally:
+        scheduler.close()
+    captions = [e.caption if isinstance(e, FinalUtterance) else e for e in events
+                if isinstance(e, Caption | FinalUtterance)]
+    finals = [c for c in captions if c.final]
+    # (Interims further apart can cut the clip at its inner pauses: two finals or more.)
+    assert sum("arenas" in f.text.lower() for f in finals) == 2, [f.text for f in finals]
+    first = next(i for i, c in enumerate(captions) if c.final)
+    assert any(not c.final for c in captions[first + 1:])  # later utterances showed words
+    leads = [options.lead for options in recording.finals]
+    # Calm: the second utterance's final hears the first's end; overloaded: no final does.
+    assert any(lead is not None for lead in leads) != overloaded, leads
