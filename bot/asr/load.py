@@ -50,7 +50,7 @@ class AsrLoad:
         # One speaker keeps one lane ~40 % busy: that is the normal schedule.
         if busy < 0.65:
             return LoadPlan(interval, beam)
-        if busy < 0.85:
+        if busy < 0.75:
             return LoadPlan(interval * 1.5, 1)
         # Three speakers on two cores: finals with a lead (0.8 s of decoding each, two
         # lanes at once) came 2.3 s p95 after the speech, against 2.0 s due (bench.capacity).

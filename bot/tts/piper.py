@@ -8,8 +8,10 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
+from piper import PiperConfig, SynthesisConfig
 from piper import PiperVoice as _PiperModel
-from piper import SynthesisConfig
+from piper.phonemize_espeak import ESPEAK_DATA_DIR
 
 from bot.tts.base import SynthesisError
 
@@ -29,7 +31,9 @@ class PiperVoice:
         self.name = f"piper:{model_path.name.removesuffix('.onnx')}"
         self.lang = voice_language(config)
         self.sample_rate = int(config["audio"]["sample_rate"])
-        self._model = _PiperModel.load(model_path, config_path)
+        self._model = _PiperModel(config=PiperConfig.from_dict(config),
+                                  session=_session(model_path),
+                                  espeak_data_dir=Path(ESPEAK_DATA_DIR))
         self._length_scale = self._model.config.length_scale
         # The ONNX run itself is thread-safe, but Piper lazily builds its non-espeak
         # phonemizers on the voice object, and two concurrent runs would only fight
@@ -52,6 +56,17 @@ class PiperVoice:
 
     def __repr__(self) -> str:
         return f"PiperVoice({self.name!r}, lang={self.lang!r})"
+
+
+def _session(model_path: Path) -> onnxruntime.InferenceSession:
+    """Piper's own session, but its idle threads sleep instead of spinning: spinning took
+    the cores Whisper's lanes decode on. With a voice synthesizing beside it non-stop, a
+    beam-5 final took 0.48 s against 0.29 s alone; 0.37 s without the spinning, and the
+    voice still made more sentences a second (4.0 against 3.1)."""
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(model_path), sess_options=options,
+                                        providers=["CPUExecutionProvider"])
 
 
 def voice_language(config: dict) -> str:
