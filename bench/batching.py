@@ -1,7 +1,8 @@
 """What batching would buy: Whisper's encoder and decoder cost against batch size.
 
     python -m bench.batching [--model base] [--seconds 5] [--batches 1,2,4,8,16]
-                             [--repeats 5] [--out bench/results/batching.json] [--quick]
+                             [--repeats 5] [--threads N] [--out bench/results/batching.json]
+                             [--quick]
 
 The recognition scheduler of issue 13 would hand CTranslate2 several speakers' decodes at
 once. Whether that pays depends on how the cost of one call grows with its batch: on a GPU
@@ -11,7 +12,8 @@ from the shared clips, padded as `WhisperEngine` pads them (whole seconds plus t
 margin), one encoder call per batch, then one greedy decoder call (interims) and one beam-5
 call (finals) with a different clip, language and prompt per item. Prints medians and p95
 per batch and per item, and the speed-up over one-at-a-time; writes JSON. Nothing here is
-asserted.
+asserted. CTranslate2 threads: --threads, else one recognition lane's (config.recognition_lanes,
+INTERPRES_ASR_THREADS).
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="utterance length")
     parser.add_argument("--batches", default="1,2,4,8,16")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CTranslate2 threads (default: one recognition lane's)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="batches 1,2 once: a smoke test")
     args = parser.parse_args(argv)
@@ -122,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     compute = args.compute_type or config.asr_compute_type
     batches = [1, 2] if args.quick else [int(b) for b in args.batches.split(",")]
     repeats = 1 if args.quick else args.repeats
-    print(f"loading Whisper {args.model or config.asr_model} on {device} ({compute})...",
-          flush=True)
+    threads = args.threads or config.recognition_lanes()[1]
+    print(f"loading Whisper {args.model or config.asr_model} on {device} ({compute}, "
+          f"{threads} thread(s))...", flush=True)
     model_dir = resolve_asr_model(args.model or config.asr_model, models_dir=config.model_root)
-    engine = WhisperEngine(model_dir, device=device, compute_type=compute)
+    engine = WhisperEngine(model_dir, device=device, compute_type=compute, cpu_threads=threads)
     rows = []
     print(f"{'batch':>5} {'stage':<15} {'median s':>9} {'p95 s':>8} {'per item s':>10} "
           f"{'speed-up':>8}")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"model": args.model or config.asr_model, "device": device,
               "compute_type": compute, "seconds": args.seconds, "repeats": repeats,
               "machine": platform.processor() or platform.machine(),
-              "cpu_threads": "CTranslate2 default (all cores)", "rows": rows,
+              "cpu_threads": threads, "rows": rows,
               "best_speedup": {k: round(v, 2) for k, v in best.items()}}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,9 @@ DECODE_SECONDS = Histogram("interpres_asr_decode_seconds",
 DROPPED = Counter("interpres_asr_dropped_requests_total",
                   "Interim decodes dropped unserved: superseded or stale.", ["kind", "reason"])
 QUEUE_DEPTH = Gauge("interpres_asr_queue_depth", "Recognition requests waiting now.")
+RUNNING = Gauge("interpres_asr_running_calls",
+                "Recognition calls running now, at most interpres_asr_lanes.")
+LANES = Gauge("interpres_asr_lanes", "Recognition calls that can run at once.")
 INTERIM_SPACING = Gauge("interpres_asr_interim_spacing",
                         "Load shedding: the last interim schedule was this many times further "
                         "apart than configured (1: not shedding).")
@@ -135,6 +138,7 @@ class RecognitionScheduler:
         self._threads = [threading.Thread(target=self._serve, args=(lane,),
                                           name=f"{name}-{lane}", daemon=True)
                          for lane in range(self.lanes)]
+        LANES.set(self.lanes)
         for thread in self._threads:
             thread.start()
 
@@ -211,11 +215,13 @@ class RecognitionScheduler:
                     self._wake.wait()
                 QUEUE_DEPTH.set(len(self._pending))
                 self._running[lane] = (batch[0].kind, time.perf_counter())
+                RUNNING.set(len(self._running))
             try:
                 self._run(batch)
             finally:
                 with self._wake:
                     del self._running[lane]
+                    RUNNING.set(len(self._running))
                     self._wake.notify_all()  # a lane may wait for an interim's lane
 
     def _next_batch(self) -> list[Request]:
