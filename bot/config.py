@@ -43,6 +43,9 @@ class Config:
     # and the cores (see recognition_lanes).
     asr_lanes: int = 0
     asr_threads: int = 0
+    # With lanes on a CPU, interims decode on a second copy of the model whose threads yield
+    # to the finals' (WhisperEngine background_nice); off saves the copy's memory.
+    asr_interim_copy: bool = True
     # Local addresses offered as ICE host candidates; empty: every interface.
     ice_addresses: tuple[str, ...] = ()
     # Audio packets the server's receivers buffer before playing (20 ms each; aiortc: 4).
@@ -116,6 +119,8 @@ class Config:
             asr_allowed=_allowed_languages(file.asr_allowed),
             asr_lanes=_count("INTERPRES_ASR_LANES", asr.get("lanes", "0")),
             asr_threads=_count("INTERPRES_ASR_THREADS", asr.get("threads", "0")),
+            asr_interim_copy=_switch("INTERPRES_ASR_INTERIM_COPY",
+                                     asr.get("interim_copy", "on")),
             voices_dir=env("INTERPRES_VOICES_DIR", piper_dir),
             config_file=file.path if path else None,
             models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
@@ -149,6 +154,16 @@ def _count(variable: str, from_file: str) -> int:
         raise config_file.ConfigError(f"{variable} is {text!r}; use a whole number from 1, "
                                       "e.g. 2")
     return int(text)
+
+
+def _switch(variable: str, from_file: str) -> bool:
+    """on/off (1/0, true/false) from the environment variable, else the file's."""
+    text = os.environ.get(variable, "").strip().lower() or from_file
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise config_file.ConfigError(f"{variable} is {text!r}; use on or off")
 
 
 def _cluster(table: dict[str, Any]) -> dict[str, Any]:

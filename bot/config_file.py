@@ -58,7 +58,8 @@ class CoquiVoiceModel:
 class FileSettings:
     path: Path
     models_dir: Path | None = None
-    # model, interim_model, device, compute_type; lanes, threads (whole numbers, as text)
+    # model, interim_model, device, compute_type; lanes, threads (whole numbers, as text);
+    # interim_copy ("on" or "off")
     asr: dict[str, str] = field(default_factory=dict)
     # [asr] allowed: the languages automatic detection may choose (besides the room's own)
     asr_allowed: tuple[str, ...] = ()
@@ -86,6 +87,7 @@ _JANUS = {"url", "public_url", "room", "pin", "api_secret", "token", "to", "leav
 _ASR = {"model", "interim_model", "device", "compute_type"}
 _ASR_LISTS = {"allowed"}
 _ASR_COUNTS = {"lanes", "threads"}
+_ASR_SWITCHES = {"interim_copy"}
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
 _VOICES = {"piper_dir", "coqui"}
@@ -113,10 +115,14 @@ def read(path: str | Path) -> FileSettings:
     model_base = models_dir or base
 
     asr_table = here.table("asr")
-    asr_table.only(_ASR | _ASR_LISTS | _ASR_COUNTS)
+    asr_table.only(_ASR | _ASR_LISTS | _ASR_COUNTS | _ASR_SWITCHES)
     asr = {key: asr_table.string(key) for key in _ASR if key in asr_table.data}
     for key in sorted(_ASR_COUNTS & set(asr_table.data)):
         asr[key] = str(asr_table.count(key))
+    for key in sorted(_ASR_SWITCHES & set(asr_table.data)):
+        if not isinstance(asr_table.data[key], bool):
+            raise asr_table.error(key, "must be true or false")
+        asr[key] = "on" if asr_table.data[key] else "off"
     if asr.get("device") and asr["device"] not in DEVICES:
         raise asr_table.error("device", f"is {asr['device']!r}; use one of {', '.join(DEVICES)}")
 

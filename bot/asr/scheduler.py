@@ -277,8 +277,11 @@ class RecognitionScheduler:
     def _decode(self, batch: list[Request]) -> None:
         engine = batch[0].engine
         assert engine is not None
+        # Interims on the engine's niced copy, when it has one (WhisperEngine).
+        background = batch[0].kind == "interim"
         try:
-            results = engine.transcribe_batch([(r.audio, r.options) for r in batch])
+            results = engine.transcribe_batch([(r.audio, r.options) for r in batch],
+                                              background=background)
         except Exception:
             if len(batch) == 1:
                 results = None
@@ -286,10 +289,12 @@ class RecognitionScheduler:
                 log.warning("a batch of %d decodes failed; retrying them one by one",
                             len(batch), exc_info=True)
                 for request in batch:
-                    self._finish(request, lambda r=request: engine.transcribe(r.audio, r.options))
+                    self._finish(request, lambda r=request: engine.transcribe(
+                        r.audio, r.options, background=background))
                 return
         if results is None:
-            self._finish(batch[0], lambda: engine.transcribe(batch[0].audio, batch[0].options))
+            self._finish(batch[0], lambda: engine.transcribe(
+                batch[0].audio, batch[0].options, background=background))
             return
         for request, result in zip(batch, results, strict=True):
             self._finish(request, lambda result=result: _raise_or_return(result))

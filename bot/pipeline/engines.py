@@ -15,6 +15,8 @@ from bot.tts.voices import VoiceRegistry
 from bot.workers import Workers
 
 log = logging.getLogger(__name__)
+# Niceness of the CTranslate2 threads that decode interims (WhisperEngine background_nice).
+INTERIM_NICE = 10
 
 
 @dataclass
@@ -58,9 +60,12 @@ def load_whisper(config: Config, say: Callable[[str], None] = lambda message: No
     lanes, threads = config.recognition_lanes()
     say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type}, "
         f"{lanes} decode(s) at once, {threads} thread(s) each)")
+    # With lanes on a CPU, interims decode on a copy whose threads yield to the finals'.
+    background = INTERIM_NICE if (lanes > 1 and config.asr_device == "cpu"
+                                  and config.asr_interim_copy) else None
     asr = WhisperEngine(model_dir, device=config.asr_device,
                         compute_type=config.asr_compute_type, name=config.asr_model,
-                        cpu_threads=threads, workers=lanes)
+                        cpu_threads=threads, workers=lanes, background_nice=background)
     asr.warm_up()
     interim = None
     if config.asr_interim_model and config.asr_interim_model != config.asr_model:

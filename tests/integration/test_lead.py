@@ -61,9 +61,9 @@ class Recording:
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
-    def transcribe_batch(self, items):
+    def transcribe_batch(self, items, background=False):
         self.finals += [options for _, options in items if options.word_timestamps]
-        return self.engine.transcribe_batch(items)
+        return self.engine.transcribe_batch(items, background)
 
 
 class Overloaded(RecognitionScheduler):

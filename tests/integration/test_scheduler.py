@@ -5,7 +5,9 @@ fails only its caller."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
 import threading
 from dataclasses import replace
 
@@ -16,6 +18,7 @@ from bench.clips import clips
 from bot.asr.scheduler import Dropped, RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, Transcript, WhisperEngine, batch_key
 from bot.audio_io import read_audio
+from bot.pipeline.engines import INTERIM_NICE
 
 pytestmark = pytest.mark.slow
 SECONDS = 4.6  # every clip cut to this: one encoder window (9 s with the margin), one batch
@@ -255,11 +258,13 @@ class Gated:
     def __init__(self, engine: WhisperEngine) -> None:
         self.engine, self.gate = engine, threading.Event()
         self.started: list[str] = []
+        self.background: list[bool] = []
 
-    def transcribe_batch(self, items):
+    def transcribe_batch(self, items, background=False):
         self.started.append(items[0][1].prefix)
+        self.background.append(background)
         assert self.gate.wait(60)
-        return self.engine.transcribe_batch(items)
+        return self.engine.transcribe_batch(items, background)
 
 
 def test_two_lanes_run_at_once_and_interims_leave_one_to_finals(engines):
@@ -293,7 +298,7 @@ def test_two_lanes_run_at_once_and_interims_leave_one_to_finals(engines):
         gated.gate.set()
         for task in (first, second):
             assert (await asyncio.wait_for(task, 60)).text
-        assert gated.started == ["A", "B"]
+        assert gated.started == ["A", "B"] and gated.background == [True, True]
         # Two calls (tests' stalls, warm-ups) run at once: each waits for the other.
         both = threading.Barrier(2)
         await asyncio.wait_for(asyncio.gather(scheduler.call(lambda: both.wait(30)),
@@ -304,3 +309,22 @@ def test_two_lanes_run_at_once_and_interims_leave_one_to_finals(engines):
     finally:
         scheduler.close()
     assert scheduler.stats["interim"].served == 2 and scheduler.stats["final"].served == 1
+
+
+def niceness_of_threads() -> list[int]:
+    values = []
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/stat") as stat:
+            values.append(int(stat.read().rsplit(")", 1)[1].split()[16]))
+    return values
+
+
+def test_interims_decode_on_a_niced_copy_with_the_same_words(engines):
+    asr: WhisperEngine = engines.asr
+    # The suite's engines are the server's: lanes on a CPU of two cores or more, and with
+    # them a background copy.
+    if asr.workers < 2:
+        pytest.skip("one lane (a single core): no background copy")
+    for audio, options in requests(1)[:3]:
+        same(asr.transcribe(audio, options, background=True), asr.transcribe(audio, options))
+    assert INTERIM_NICE in niceness_of_threads()  # the copy's CTranslate2 worker

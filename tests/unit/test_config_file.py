@@ -102,8 +102,9 @@ def test_no_file_is_the_embedded_default(monkeypatch) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[asr]\nmodle = 'small'\n", r"\[asr\] modle is not a known setting here; known: "
-                                 "allowed, compute_type, device, interim_model, lanes, model, "
-                                 "threads"),
+                                 "allowed, compute_type, device, interim_copy, interim_model, "
+                                 "lanes, model, threads"),
+    ("[asr]\ninterim_copy = 'no'\n", r"\[asr\] interim_copy must be true or false"),
     ("[asr]\nlanes = 0\n", r"\[asr\] lanes is 0; use a whole number from 1"),
     ("[asr]\nthreads = '2'\n", r"\[asr\] threads is '2'; use a whole number from 1"),
     ("colour = 1\n", "colour is not a known setting"),
@@ -232,3 +233,18 @@ def test_recognition_lanes_from_the_file_the_environment_and_the_cores(tmp_path,
         monkeypatch.setattr("os.sched_getaffinity", lambda _, n=cores: set(range(n)))
         monkeypatch.setenv("INTERPRES_ASR_DEVICE", device)
         assert Config.from_env().recognition_lanes() == expected
+
+
+def test_the_interim_copy_is_on_unless_the_file_or_the_environment_turn_it_off(tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.delenv("INTERPRES_ASR_INTERIM_COPY", raising=False)
+    path = write(tmp_path, "")
+    monkeypatch.setenv("INTERPRES_CONFIG", str(path))
+    assert Config.from_env().asr_interim_copy
+    path.write_text("[asr]\ninterim_copy = false\n")
+    assert not Config.from_env().asr_interim_copy
+    monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "on")
+    assert Config.from_env().asr_interim_copy
+    monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "maybe")
+    with pytest.raises(ConfigError, match="INTERPRES_ASR_INTERIM_COPY is 'maybe'; use on or off"):
+        Config.from_env()
