@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Protocol
+
+# Set while a final caption is translated (bot/pipeline/interpreter.py): engines that queue
+# requests (the CTranslate2 batcher) serve finals before interims, as the recognition
+# scheduler does. A context variable, because it must reach the engine's worker thread
+# through the router and the phrase-keeping split without changing every signature.
+URGENT: ContextVar[bool] = ContextVar("interpres_translation_urgent", default=False)
 
 
 class TranslationError(RuntimeError):

@@ -15,6 +15,7 @@ caption translated into three languages by a multilingual model is one batch, no
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from bot import languages
 from bot.config_file import TranslationModel
 from bot.models.embedded import ModelUnavailable
-from bot.mt.base import TranslationError
+from bot.mt.base import URGENT, TranslationError
 
 log = logging.getLogger(__name__)
 
@@ -193,22 +194,27 @@ class _Batcher:
 
     Whoever finds no batch running becomes the runner and keeps running batches until no
     request is waiting; the others just wait for their result. No timer: a lone request
-    runs at once, and requests that arrive during a batch form the next one. A failed batch
-    is retried one request at a time, so only the bad request's caller gets the error.
+    runs at once, and requests that arrive during a batch form the next one. As in the
+    recognition scheduler, finals' requests (`URGENT`) go before interims' when more wait
+    than one batch takes, and a failed batch is retried one request at a time, so only the
+    bad request's caller gets the error.
     """
 
     def __init__(self, run: Callable[[list[Request]], list[str]], max_batch: int) -> None:
         self._run = run
         self._max_batch = max_batch
         self._lock = threading.Lock()
-        self._waiting: list[tuple[Request, Future[str]]] = []
+        # (rank: 0 for a final's, arrival, request, its caller's future)
+        self._waiting: list[tuple[int, int, Request, Future[str]]] = []
+        self._arrivals = itertools.count()
         self._running = False
         self.batches = 0  # how many translate_batch calls ran (tests read it)
 
     def __call__(self, request: Request) -> str:
         future: Future[str] = Future()
         with self._lock:
-            self._waiting.append((request, future))
+            self._waiting.append((0 if URGENT.get() else 1, next(self._arrivals), request,
+                                  future))
             if self._running:
                 runner = False
             else:
@@ -220,7 +226,9 @@ class _Batcher:
     def _drain(self) -> None:
         while True:
             with self._lock:
-                batch = self._waiting[:self._max_batch]
+                self._waiting.sort(key=lambda item: item[:2])
+                batch = [(request, future) for _, _, request, future
+                         in self._waiting[:self._max_batch]]
                 del self._waiting[:self._max_batch]
                 if not batch:
                     self._running = False

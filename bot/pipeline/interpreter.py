@@ -22,7 +22,7 @@ from bot.asr.guards import rejection, trim_repetition
 from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, WhisperEngine
 from bot.events import Caption, Event, Notice, SpeechAudio
-from bot.mt.base import TranslationError
+from bot.mt.base import URGENT, TranslationError
 from bot.mt.router import NoRoute, Route, TranslationRouter
 from bot.phrases import Phrase, canonical, hotwords, spoken, translate_keeping
 from bot.pipeline.punctuation import as_sentence, capitalized
@@ -155,6 +155,7 @@ class Interpreter:
 
     async def _translate(self, route: Route, text: str, stage: str) -> str | None:
         started = time.perf_counter()
+        urgent = URGENT.set(stage == "mt_final")  # the worker thread gets a copy
         try:
             return await self.workers.engine(self._translate_keeping, route, text,
                                              self.options.phrases)
@@ -167,6 +168,7 @@ class Interpreter:
             self.times.fail(stage)
             return None
         finally:
+            URGENT.reset(urgent)
             self.times.add(stage, time.perf_counter() - started)
 
     def _translate_keeping(self, route: Route, text: str, phrases: tuple[Phrase, ...]) -> str:

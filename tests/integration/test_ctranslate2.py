@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,3 +186,40 @@ def test_nllb_language_tokens() -> None:
     assert tokens == {"en": "eng_Latn", "fr": "fra_Latn", "de": "deu_Latn", "zh": "zho_Hans"}
     assert _language_tokens("m2m100", ["__en__", "__fr__", "__xx__"]) == {
         "en": "__en__", "fr": "__fr__"}
+
+
+def test_finals_translations_go_before_interims_when_more_wait_than_a_batch(
+        m2m: CTranslate2Model) -> None:
+    from bot.mt.base import URGENT
+    from bot.mt.ctranslate2 import _Batcher
+
+    gate, batches = threading.Event(), []
+
+    def run(requests: list[Request]) -> list[str]:
+        batches.append([r.text for r in requests])
+        if len(batches) == 1:
+            assert gate.wait(30)  # the first batch runs while the others queue
+        return m2m._run(requests)
+
+    batcher = _Batcher(run, max_batch=2)
+    english, french = MULTI["en"], MULTI["fr"]
+    results: dict[int, str] = {}
+
+    def call(i: int, urgent: bool) -> None:
+        URGENT.set(urgent)  # this thread's own context
+        results[i] = batcher(Request(english[i], "en", "fr"))
+
+    first = threading.Thread(target=call, args=(0, False))
+    first.start()
+    while not batches:
+        time.sleep(0.01)
+    late = [threading.Thread(target=call, args=(i, i == 3)) for i in (1, 2, 3)]
+    for thread in late:  # two interims, then a final
+        thread.start()
+        while len(batcher._waiting) < late.index(thread) + 1:
+            time.sleep(0.01)
+    gate.set()
+    for thread in (first, *late):
+        thread.join(30)
+    assert batches[1] == [english[3], english[1]] and batches[2] == [english[2]], batches
+    assert results == {i: french[i] for i in range(4)}
