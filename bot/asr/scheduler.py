@@ -12,15 +12,17 @@ decided in one place:
 - an interim that waited past its deadline is dropped, and so is one that a newer request of
   the same speaker supersedes (its next interim, or its final): their callers get `Dropped`;
 - interims never hold every lane: with two lanes or more, one is kept for finals, so a
-  final never waits behind interims;
+  final never waits behind interims; and they run on the engine's niced copy of the model
+  where it has one (WhisperEngine background_nice), so a final's threads get the cores
+  first;
 - requests that can share a CTranslate2 call (`whisper.batch_key`: same model, encoder
   window, task and beam) go together, up to `max_batch` and spread over the idle lanes: on
   a GPU a batch of sixteen costs about what one does; on a 2-core CPU the decoder still
   gains 1.6-2.4x past eight (bench.batching), while two lanes run two calls at once;
 - if a batched call fails, its requests are retried one by one, so a bad request fails only
   its own caller;
-- interim spacing and beam (the load-shedding ladder) follow from how busy the lanes are
-  (`plan`).
+- the load-shedding ladder (interim spacing and beam, then finals without the lead)
+  follows from how busy the lanes are (`plan`).
 
 Queue wait, batch size and decode time per request kind go to the metrics.
 """
@@ -182,7 +184,7 @@ class RecognitionScheduler:
     # -- load -----------------------------------------------------------------------------
 
     def plan(self, interval: float, beam: int) -> LoadPlan:
-        """The interim schedule (the first load-shedding rungs), from how busy the lanes
+        """The load-shedding plan (interim schedule, finals' lead), from how busy the lanes
         were lately (the calls running now included) and whether finals wait for one."""
         now = time.perf_counter()
         with self._wake:
