@@ -79,19 +79,23 @@ def test_a_superseded_interim_is_dropped_through_serve(serve_recognition) -> Non
 
     async def main() -> list:
         remote, asr, _ = await ServeRecognition.connect()
-        # A final holds the replica's thread; the speaker's first interim waits, and its
-        # second interim supersedes it there.
-        final = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(beam_size=5)))
+        # A final holds the replica's finals lane and another speaker's long interim its
+        # interims' lane (with one lane, both wait on the same); the speaker's first
+        # interim waits, and its second interim supersedes it there.
+        slow = DecodeOptions(beam_size=5, word_timestamps=True)
+        final = asyncio.ensure_future(remote.decode(asr, audio, slow))
+        other = asyncio.ensure_future(remote.decode(asr, audio, slow, kind="interim",
+                                                    speaker="t"))
         await asyncio.sleep(0.1)
         first = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(),
                                                     kind="interim", speaker="s"))
         await asyncio.sleep(0.1)
         second = asyncio.ensure_future(remote.decode(asr, audio, DecodeOptions(),
                                                      kind="interim", speaker="s"))
-        return await asyncio.gather(final, first, second, return_exceptions=True)
+        return await asyncio.gather(final, other, first, second, return_exceptions=True)
 
-    final, first, second = asyncio.run(main())
-    assert isinstance(final, Transcript)
+    final, other, first, second = asyncio.run(main())
+    assert isinstance(final, Transcript) and isinstance(other, Transcript)
     assert isinstance(first, Dropped), first
     assert isinstance(second, Transcript)
 
