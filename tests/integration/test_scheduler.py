@@ -319,12 +319,13 @@ def niceness_of_threads() -> list[int]:
     return values
 
 
-def test_interims_decode_on_a_niced_copy_with_the_same_words(engines):
-    asr: WhisperEngine = engines.asr
-    # The suite's engines are the server's: lanes on a CPU of two cores or more, and with
-    # them a background copy.
-    if asr.workers < 2:
-        pytest.skip("one lane (a single core): no background copy")
+def test_interims_decode_on_a_niced_copy_with_the_same_words():
+    from bot.config import Config
+    from bot.models.embedded import resolve_asr_model
+
+    config = Config.from_env()
+    asr = WhisperEngine(resolve_asr_model(config.asr_model, models_dir=config.model_root),
+                        cpu_threads=1, workers=2, background_nice=INTERIM_NICE)
     for audio, options in requests(1)[:3]:
         same(asr.transcribe(audio, options, background=True), asr.transcribe(audio, options))
     assert INTERIM_NICE in niceness_of_threads()  # the copy's CTranslate2 worker

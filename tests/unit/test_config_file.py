@@ -235,16 +235,16 @@ def test_recognition_lanes_from_the_file_the_environment_and_the_cores(tmp_path,
         assert Config.from_env().recognition_lanes() == expected
 
 
-def test_the_interim_copy_is_on_unless_the_file_or_the_environment_turn_it_off(tmp_path,
+def test_the_interim_copy_is_off_unless_the_file_or_the_environment_turn_it_on(tmp_path,
                                                                                monkeypatch):
     monkeypatch.delenv("INTERPRES_ASR_INTERIM_COPY", raising=False)
     path = write(tmp_path, "")
     monkeypatch.setenv("INTERPRES_CONFIG", str(path))
-    assert Config.from_env().asr_interim_copy
-    path.write_text("[asr]\ninterim_copy = false\n")
     assert not Config.from_env().asr_interim_copy
-    monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "on")
+    path.write_text("[asr]\ninterim_copy = true\n")
     assert Config.from_env().asr_interim_copy
+    monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "off")
+    assert not Config.from_env().asr_interim_copy
     monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "maybe")
     with pytest.raises(ConfigError, match="INTERPRES_ASR_INTERIM_COPY is 'maybe'; use on or off"):
         Config.from_env()
