@@ -59,10 +59,11 @@ class Recognition:
         """`config`: bot.config.Config; its [asr] settings say what to load."""
         import ray
 
-        from bot.pipeline.engines import load_whisper, recognition_scheduler
+        from bot.asr.scheduler import RecognitionScheduler
+        from bot.pipeline.engines import load_whisper
 
         self.asr, self.interim = load_whisper(config)
-        self.scheduler = recognition_scheduler(config)
+        self.scheduler = RecognitionScheduler(lanes=self.asr.workers)
         self.replica = f"{ray.get_runtime_context().get_node_id()[:12]}/{os.getpid()}"
 
     def describe(self) -> dict[str, Any]:

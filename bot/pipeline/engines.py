@@ -37,7 +37,7 @@ class Engines:
         asr, interim = load_whisper(config, say)
         router, voices = load_translation_and_voices(config, speech, say)
         return cls(asr=asr, router=router, voices=voices, workers=Workers(),
-                   interim_asr=interim, scheduler=recognition_scheduler(config))
+                   interim_asr=interim, scheduler=RecognitionScheduler(lanes=asr.workers))
 
     def close(self) -> None:
         self.scheduler.close()
@@ -45,17 +45,11 @@ class Engines:
         self.workers.close()
 
 
-def recognition_scheduler(config: Config) -> RecognitionScheduler:
-    """The scheduler for the engines load_whisper gives: one lane per CTranslate2 worker."""
-    lanes, _ = config.recognition_lanes()
-    return RecognitionScheduler(lanes=lanes)
-
-
 def load_whisper(config: Config, say: Callable[[str], None] = lambda message: None
                  ) -> tuple[WhisperEngine, WhisperEngine | None]:
     """The [asr] model, warmed up, and the interim model when one is configured (a
     process's engines, or a cluster's recognition replica), with a CTranslate2 worker for
-    each of the scheduler's lanes (recognition_scheduler)."""
+    each recognition lane (the scheduler takes its lanes from `asr.workers`)."""
     model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
     lanes, threads = config.recognition_lanes()
     say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type}, "
