@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, Lead
 from bot.audio_io import read_audio
 from bot.events import Caption, Speaker
+from bot.pipeline.lead import next_lead
 from bot.pipeline.recognizer import FinalUtterance, Recognizer, RecognizerOptions, StageTimes
 from tests.conftest import run_pipeline
 
@@ -34,6 +36,48 @@ def test_a_lead_is_heard_but_not_returned_and_does_not_decide_the_language(engin
     # Word times are the Spanish audio's own, not moved by the lead's 4.3 s.
     assert led.words and led.words[0].start < 1.5 and led.words[-1].end <= len(spanish) / 16000
     assert led.words[0].text.lower().startswith(("las", "la")), led.words
+
+
+class CountingEncodes:
+    """The real CTranslate2 model, counting its encoder calls."""
+
+    def __init__(self, model) -> None:
+        self.model, self.encodes = model, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def encode(self, *args, **kwargs):
+        self.encodes += 1
+        return self.model.encode(*args, **kwargs)
+
+
+def test_detection_after_a_lead_in_the_same_language_needs_no_second_encoding(engines,
+                                                                            monkeypatch):
+    english = read_audio(clip("en_leopard_test").path)
+    kennedy = read_audio(clip("en_whisper_jfk").path)
+    spanish = read_audio(clip("es_leopard_test").path)
+    counting = CountingEncodes(engines.asr._model.model)
+    monkeypatch.setattr(engines.asr._model, "model", counting)
+    said = engines.asr.transcribe(english, DecodeOptions(language="en", word_timestamps=True))
+    lead, _ = next_lead(said, english, 4.0)
+    assert lead is not None
+    counting.encodes = 0
+    # The speaker goes on in the lead's language: detection read where the utterance
+    # starts in the one encoding is sure of it, and agrees with the utterance alone.
+    options = DecodeOptions(language="en", detect=True, word_timestamps=True, lead=lead)
+    led = engines.asr.transcribe(kennedy, options)
+    assert counting.encodes == 1
+    assert next(iter(led.language_probs)) == "en" and led.language_probs["en"] > 0.9, \
+        led.language_probs
+    assert "country" in led.text.lower() and lead.text.lower() not in led.text.lower(), \
+        (lead.text, led.text)
+    # Another language after the lead: not sure of the lead's there, so the utterance is
+    # encoded alone too, and detection is the Spanish one.
+    counting.encodes = 0
+    led = engines.asr.transcribe(spanish, replace(options, language="es"))
+    assert counting.encodes == 2
+    assert next(iter(led.language_probs)) == "es", led.language_probs
 
 
 def test_a_speakers_second_final_reads_on_from_the_first(engines):
