@@ -55,6 +55,10 @@ CONTEXT_CHARS = 200
 # Below these, an utterance says too little about its language to change the speaker's.
 TELLING_UNITS = 3  # words (twice as many characters for Chinese, Japanese...)
 TELLING_SECONDS = 1.0
+# A speaker's first utterance whose detection gives its leader less than this is also
+# decoded in the runner-up language, and the reading the model is surer of wins (see
+# Recognizer._read_best).
+UNSURE_FIRST = 0.7
 
 
 def _joined(context: str, text: str, lang: str) -> str:
@@ -585,7 +589,38 @@ class Recognizer:
             retry = await self._decode("asr_final", audio, replace(
                 options, language=decided, detect=False))
             transcript = replace(retry, language_probs=transcript.language_probs)
+        if self._first_and_unsure(transcript):
+            transcript = await self._read_best(transcript, audio, options)
         return transcript, transcript.language
+
+    def _first_and_unsure(self, transcript: Transcript) -> bool:
+        """Whether this is the first utterance of an automatic speaker and detection over all
+        of it does not clearly decide. The first utterance sets the speaker's language, and
+        the tracker's hysteresis then holds it against later wrong detections."""
+        probs = transcript.language_probs
+        return (self.language.current is None and len(probs) > 1
+                and self._counts_for_language(transcript)
+                and next(iter(probs.values())) < UNSURE_FIRST and self._plan().lead)
+
+    async def _read_best(self, transcript: Transcript, audio: np.ndarray,
+                         options: DecodeOptions) -> Transcript:
+        """The utterance decoded in the runner-up language too; the decode with the better
+        average log-probability wins, and takes the leader's probability for the tracker.
+        Reading a language into speech of another comes out as a translation or as
+        nonsense, which the model is less sure of: on our material's utterances with the
+        leader below 0.7 (8 of 101), this kept every right choice and fixed a Portuguese
+        one detected as English (0.38 against 0.21; log-probabilities -1.02 against
+        -0.40). The last rung of load shedding goes without it."""
+        probs = transcript.language_probs
+        runner_up = next(lang for lang in probs if lang != transcript.language)
+        other = await self._decode("asr_final", audio, replace(
+            options, language=runner_up, detect=False, lead=None))
+        if other.avg_logprob <= transcript.avg_logprob:
+            return transcript
+        swapped = {**probs, runner_up: probs[transcript.language],
+                   transcript.language: probs[runner_up]}
+        return replace(other, language_probs=dict(
+            sorted(swapped.items(), key=lambda kv: -kv[1])))
 
     def _final_text(self, agreement: Agreement, free: str, transcript: Transcript) -> str:
         """The final caption's text: the final decode's, with what interims committed kept
