@@ -103,9 +103,6 @@ class DecodeOptions:
       margin_frames: silence padded after the audio in the encoder window. With less than
         ~4 s, partial utterances cut mid-word loop ("and so my fellow Americans and so my
         fellow..."); 400 frames removed every loop on the shared clips at ~0.2 s a decode.
-      score: another reading of the audio (the words interims committed), whose words come
-        back in `Transcript.scored` with the probabilities the model gives them, by the same
-        alignment as the decode's own words (with `word_timestamps`; one more aligner pass).
     """
 
     language: str | None = None
@@ -123,7 +120,6 @@ class DecodeOptions:
     context: str = ""
     context_language: str | None = None
     lead: Lead | None = field(default=None, compare=False)
-    score: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,6 @@ class Transcript:
     no_speech_prob: float = 0.0
     compression_ratio: float = 1.0
     duration: float = 0.0
-    scored: tuple[Word, ...] = ()  # DecodeOptions.score's words, with their probabilities
 
 
 def encoder_window(num_frames: int, margin_frames: int) -> int:
@@ -420,22 +415,15 @@ class WhisperEngine:
                             result, tokens, avg_logprob = retry
                             text, ratio = retry_text, compression_ratio(retry_text)
                     words: tuple[Word, ...] = ()
-                    scored: tuple[Word, ...] = ()
                     if options.word_timestamps and tokens[led:]:
                         lead = options.lead
-                        shift = lead.samples / SAMPLE_RATE if lead else 0.0
                         words = self._align(model, tokenizer, tokens, mine, prepared[i][1], led,
-                                            shift)
-                        if options.score.strip():
-                            scored = self._align(
-                                model, tokenizer,
-                                tokens[:led] + tokenizer.encode(" " + options.score.strip()),
-                                mine, prepared[i][1], led, shift)
+                                            lead.samples / SAMPLE_RATE if lead else 0.0)
                     results[i] = Transcript(
                         text=text, language=language, language_probs=language_probs,
                         words=words, avg_logprob=avg_logprob,
                         no_speech_prob=float(result.no_speech_prob),
-                        compression_ratio=ratio, duration=duration, scored=scored)
+                        compression_ratio=ratio, duration=duration)
                 except Exception as error:  # noqa: BLE001
                     results[i] = error
         return results  # type: ignore[return-value]

@@ -174,19 +174,13 @@ def unit_probabilities(units: list[str], words: list[tuple[str, float]]
 
 
 def corrected(committed: list[str], units: list[str], probs: list[float],
-              min_prob: float, committed_probs: list[float] | None = None) -> list[str]:
+              min_prob: float) -> list[str]:
     """The final's units, except where it disagrees with what interims committed without
     being sure of it.
 
     The final hears the whole utterance with a wider beam, so where it reads a committed
-    word differently ("kürzer klären" -> "kurz erklären"), its reading wins when the model,
-    hearing the whole utterance, is surer of it: each word it puts there more probable than
-    the least probable committed word it replaces (`committed_probs`: the committed words
-    aligned to the same audio). Without those, every word it puts there needs at least
-    `min_prob`. The comparison keeps a right committed word against a final that is only
-    fairly sure of a wrong one ("Marta" against 0.5 for "Malta"), and corrects wrong ones
-    the final is not sure of but that are less likely still. Committed words the final
-    leaves out are kept:
+    word differently ("kürzer klären" -> "kurz erklären") and every word it puts there has
+    at least `min_prob`, its reading wins. Committed words the final leaves out are kept:
     a final that drops words the listener already read is worse than its own interims. Words
     the final hears that interims never committed are always kept: between committed words
     they take nothing from a reader, and dropping them lost a half sentence once the
@@ -203,8 +197,7 @@ def corrected(committed: list[str], units: list[str], probs: list[float],
             out += units[j1:j2]
         elif op in ("equal", "delete"):  # the committed spelling stays ("Americans" not
             out += committed[i1:i2]      # "Americans,"): nothing a reader saw moves
-        elif op == "insert" or _final_wins(
-                probs[j1:j2], committed_probs[i1:i2] if committed_probs else None, min_prob):
+        elif op == "insert" or min(probs[j1:j2]) >= min_prob:
             out += units[j1:j2]
         elif i2 == len(a) and op == "replace":
             # The committed end falls inside this span: keep the committed units, then the
@@ -213,13 +206,6 @@ def corrected(committed: list[str], units: list[str], probs: list[float],
         else:
             out += committed[i1:i2]
     return out
-
-
-def _final_wins(final: list[float], committed: list[float] | None, min_prob: float) -> bool:
-    """Whether the final's reading of a span replaces the committed one (see corrected)."""
-    if committed is None:
-        return min(final) >= min_prob
-    return min(final) > min(committed)
 
 
 def copies_context(units: list[str], context: str, lang: str, committed: list[str],

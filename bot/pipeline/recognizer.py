@@ -110,9 +110,8 @@ class RecognizerOptions:
       many words (twice as many characters for Chinese, Japanese...) and ends a sentence.
     quiet_skip: no interim decode once the speaker has been silent this long: the pause
       decode follows within `hangover` and must not wait behind an interim.
-    correction_prob: where the committed words could not be weighed by the final decode,
-      the final may change words interims committed where each word it puts in their place
-      has at least this probability (agreement.corrected).
+    correction_prob: the final may change words interims committed where each word it puts
+      in their place has at least this probability (agreement.corrected).
     lead_seconds: a final decode first hears up to this much of the end of the speaker's
       previous utterance and reads on from its words (bot.pipeline.lead); 0: never.
     segmenter: VAD segmentation settings.
@@ -562,8 +561,7 @@ class Recognizer:
                                 beam_size=self.options.final_beam, word_timestamps=True,
                                 fallback=True, hotwords=hotwords(self.options.phrases),
                                 context=self._context,
-                                context_language=self._context_language,
-                                score=self._committed_to_score(utterance, language))
+                                context_language=self._context_language)
         # The lead only where interims showed words: over noise, the lead's speech would
         # hide that the utterance itself has none (Whisper's no-speech probability). The
         # last rung of load shedding goes without it.
@@ -624,30 +622,17 @@ class Recognizer:
         return replace(other, language_probs=dict(
             sorted(swapped.items(), key=lambda kv: -kv[1])))
 
-    @staticmethod
-    def _committed_to_score(utterance: Utterance, language: str | None) -> str:
-        """What interims committed, for the final decode to weigh against its own reading
-        (agreement.corrected); nothing when they committed in another language."""
-        agreement = utterance.agreement
-        if agreement is None or agreement.lang != language:
-            return ""
-        return agreement.committed_text
-
     def _final_text(self, agreement: Agreement, free: str, transcript: Transcript) -> str:
         """The final caption's text: the final decode's, with what interims committed kept
-        wherever the final is not surer of its own reading (see agreement.corrected)."""
+        wherever the final is not sure enough to correct it (see agreement.corrected)."""
         lang = agreement.lang
         units = split_units(free, lang)
         probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words])
         if (not agreement.committed or probs is None
                 or copies_context(units, self._context, lang, agreement.committed)):
             return agreement.final_text(free)
-        # The committed words as the final decode's model weighs them: None (the fixed
-        # threshold instead) when the scored words are not these (more were committed since).
-        committed_probs = unit_probabilities(
-            agreement.committed, [(w.text, w.probability) for w in transcript.scored])
         return join_units(corrected(agreement.committed, units, probs,
-                                    self.options.correction_prob, committed_probs), lang)
+                                    self.options.correction_prob), lang)
 
     async def _at_pause(self, end: int) -> bool:
         """Decode at a pause; True when the utterance reads as a finished sentence."""

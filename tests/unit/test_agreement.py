@@ -407,28 +407,6 @@ def test_unsure_substitution_at_the_committed_end_keeps_the_tail() -> None:
     assert corrected(committed, final, probs, 0.5) == ["el", "año", "pasamos", "vendimos", "tres"]
 
 
-def test_the_final_corrects_where_it_is_surer_than_of_the_committed_words() -> None:
-    committed = ["Marta,", "puedes", "compartir"]
-    final = ["Malta,", "puedes", "compartir", "la", "pantalla?"]
-    probs = [0.6, 0.9, 0.9, 0.9, 0.9]
-    # Fairly sure of "Malta", surer still of the committed "Marta": the committed word stays
-    # (the fixed threshold alone would have replaced it).
-    assert corrected(committed, final, probs, 0.5, [0.8, 0.9, 0.9])[0] == "Marta,"
-    assert corrected(committed, final, probs, 0.5)[0] == "Malta,"
-    # Less sure of the committed word than of the final's: the final's reading wins.
-    assert corrected(committed, final, probs, 0.5, [0.3, 0.9, 0.9]) == final
-
-
-def test_an_unsure_final_still_corrects_committed_words_that_are_less_likely() -> None:
-    committed = ["merci", "d'être", "venu", "s'y", "tôt", "se"]
-    final = ["merci", "d'être", "venu", "c'est", "tout", "ce", "matin."]
-    probs = _sure(final, ("c'est", "tout"))  # 0.2, below the fixed threshold
-    out = corrected(committed, final, probs, 0.5, [0.9, 0.9, 0.9, 0.05, 0.1, 0.4])
-    assert out == ["merci", "d'être", "venu", "c'est", "tout", "ce", "matin."], out
-    assert corrected(committed, final, probs, 0.5, [0.9, 0.9, 0.9, 0.3, 0.3, 0.9])[3:5] == \
-        ["s'y", "tôt"]
-
-
 def test_unit_probabilities_follow_the_words() -> None:
     assert unit_probabilities(["Hello,", "there."], [("Hello,", 0.9), ("there.", 0.4)]) == [
         0.9, 0.4]
