@@ -617,8 +617,8 @@ class Recognizer:
             options, language=runner_up, detect=False, lead=None))
         if other.avg_logprob <= transcript.avg_logprob:
             return transcript
-        swapped = {**probs, runner_up: probs[transcript.language],
-                   transcript.language: probs[runner_up]}
+        leader = next(iter(probs))
+        swapped = {**probs, runner_up: probs[leader], leader: probs[runner_up]}
         return replace(other, language_probs=dict(
             sorted(swapped.items(), key=lambda kv: -kv[1])))
 

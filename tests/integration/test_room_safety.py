@@ -119,6 +119,12 @@ def test_everyone_is_told_and_an_opted_out_speaker_is_heard_not_recognised(engin
                 p["name"] == "Ana" and p["transcribed"] is False
                 for p in m["participants"]), timeout=5)
             await asyncio.sleep(11)
+            # On a loaded machine Ana's first frames can come late (CI once counted 2.92 s
+            # of her voice in these 11 s): Bob gets up to 10 s more to hear 3 s of her.
+            for _ in range(20):
+                if energy_after(bob.mix, 0.0) > 3.0:
+                    break
+                await asyncio.sleep(0.5)
             assert energy_after(bob.mix, 0.0) > 3.0  # Bob hears Ana
             assert not bob.captions() and not ana.captions()  # nobody reads her
             assert store.languages("r") == []  # nothing stored
