@@ -180,6 +180,12 @@ def filter_languages(probs: dict[str, float], allowed: tuple[str, ...],
     return dict(sorted(probs.items(), key=lambda kv: -kv[1]))
 
 
+def detected_probs(pairs: list[tuple[str, float]], allowed: tuple[str, ...],
+                   strict: bool = True) -> dict[str, float]:
+    """CTranslate2's detection ("<|es|>", p) pairs as filter_languages' probabilities."""
+    return filter_languages({token[2:-2]: p for token, p in pairs}, allowed, strict)
+
+
 def compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 1.0
@@ -279,8 +285,7 @@ class WhisperEngine:
                         allowed: tuple[str, ...], strict: bool = True) -> dict[str, float]:
         if not self.multilingual:
             return {"en": 1.0}
-        pairs = model.model.detect_language(encoder_output)[0]
-        return filter_languages({token[2:-2]: p for token, p in pairs}, allowed, strict)
+        return detected_probs(model.model.detect_language(encoder_output)[0], allowed, strict)
 
     def _detect_after_lead(self, model: WhisperModel, encoded: np.ndarray | None,
                            audio: np.ndarray, options: DecodeOptions) -> list:
@@ -289,15 +294,14 @@ class WhisperEngine:
         first (one decoder step); when that is near certain of the lead's language, the
         speaker went on in it. Otherwise, or without the encoder output in host memory, the
         utterance is encoded alone, in the window it would have without a lead (the margin
-        moves detection), which costs about a quarter of a final decode with a lead."""
+        moves detection), which cost a sixth of a final decode with a lead."""
         lead = options.lead
         assert lead is not None
         if encoded is not None:
             start = lead.samples * FRAMES_PER_SECOND // SAMPLE_RATE // 2  # encoder stride 2
             pairs = model.model.detect_language(ctranslate2.StorageView.from_array(
                 np.ascontiguousarray(encoded[None, start:])))[0]
-            probs = filter_languages({token[2:-2]: p for token, p in pairs}, options.allowed,
-                                     options.allowed_strict)
+            probs = detected_probs(pairs, options.allowed, options.allowed_strict)
             if probs.get(lead.language, 0.0) >= LEAD_LANGUAGE_SURE:
                 return pairs
         alone, _ = self._encode(model, audio, options.margin_frames)
@@ -355,11 +359,13 @@ class WhisperEngine:
                                      for i in live):
             for row, pairs in enumerate(model.model.detect_language(encoded)):
                 detected[live[row]] = pairs
+            # Each row's encoder output in host memory (a view on a CPU), for detection
+            # after a lead; None where it is on a GPU.
+            rows = host if host is not None else (
+                np.asarray(encoded) if self.device == "cpu" else None)
             for row, i in enumerate(live):
                 audio, options = items[i]
                 if options.lead is not None and options.detect:
-                    rows = host if host is not None else (
-                        np.asarray(encoded) if self.device == "cpu" else None)
                     detected[i] = self._detect_after_lead(
                         model, None if rows is None else rows[row], audio, options)
         plans: dict[int, tuple] = {}
@@ -371,9 +377,8 @@ class WhisperEngine:
                 if not self.multilingual:
                     language = "en"
                 elif language is None or options.detect:
-                    language_probs = filter_languages(
-                        {token[2:-2]: p for token, p in detected[i]}, options.allowed,
-                        options.allowed_strict)
+                    language_probs = detected_probs(detected[i], options.allowed,
+                                                    options.allowed_strict)
                     language = language or next(iter(language_probs))
                 tokenizer, prompt, led = self._prompt(language, options)
                 duration = len(audio) / SAMPLE_RATE
