@@ -4,7 +4,7 @@ Units are words for spaced scripts and characters for Chinese, Japanese, Korean,
 Comparison ignores case and punctuation (a decode that adds a comma after a word must not
 block its commit), but the committed text is taken from the newer hypothesis. Later interim
 decodes are forced to start with what is committed; only the final, which hears the whole
-utterance, may correct a committed word, and only where it is sure of its own (`corrected`).
+utterance, may correct a committed word (`corrected`).
 """
 
 from __future__ import annotations
@@ -175,14 +175,15 @@ def unit_probabilities(units: list[str], words: list[tuple[str, float]]
 
 def corrected(committed: list[str], units: list[str], probs: list[float],
               min_prob: float) -> list[str]:
-    """The final's units, except where it disagrees with what interims committed without
-    being sure of it.
+    """The final's units, except where it leaves out committed words, or replaces them with
+    words less probable than `min_prob`.
 
     The final hears the whole utterance with a wider beam, so where it reads a committed
     word differently ("kürzer klären" -> "kurz erklären") and every word it puts there has
-    at least `min_prob`, its reading wins. Committed words the final leaves out are kept:
-    a final that drops words the listener already read is worse than its own interims. Words
-    the final hears that interims never committed are always kept: between committed words
+    at least `min_prob` (the recognizer passes 0: always), its reading wins. Committed
+    words the final leaves out are kept: a final that drops words the listener already read
+    is worse than its own interims. Words the final hears that interims never committed are
+    always kept: between committed words
     they take nothing from a reader, and dropping them lost a half sentence once the
     alignment anchored on one chance match ("Die Harben bestehend" committed, the final's
     "Wir haben bisher ... befragt, die meisten" matched only at "die"). Where they agree,

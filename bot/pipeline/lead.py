@@ -30,8 +30,7 @@ def next_lead(transcript: Transcript, audio: np.ndarray, seconds: float
         return None, transcript.text.strip()
     end = len(audio) / SAMPLE_RATE
     first = next((i for i, w in enumerate(words) if end - w.start <= seconds), len(words))
-    before = joiner.join(w.text for w in words[:first]).strip()
-    text = joiner.join(w.text for w in words[first:]).strip()
+    before, text = _split_at(transcript.text, words, first, joiner)
     if not text:
         return None, before
     start = max(0.0, words[first].start - ONSET)
@@ -50,3 +49,20 @@ def usable(lead: Lead | None, language: str | None, utterance_samples: int,
         return None
     room = (MAX_FRAMES - margin_frames) * (SAMPLE_RATE // FRAMES_PER_SECOND)
     return lead if lead.samples + utterance_samples <= room else None
+
+
+def _split_at(text: str, words: tuple, first: int, joiner: str) -> tuple[str, str]:
+    """The decoded text split where `words[first]` begins. Taken from the text, not by
+    joining words: alignment splits some words ("3" ".100" for "3.100"), and a lead forced
+    as "3 .100" is not what the model read, which misled the next decode."""
+    spelled = "".join("".join(w.text.split()) for w in words)
+    if spelled != "".join(text.split()):  # words and text disagree: join the words
+        return (joiner.join(w.text for w in words[:first]).strip(),
+                joiner.join(w.text for w in words[first:]).strip())
+    want = sum(len("".join(w.text.split())) for w in words[:first])
+    seen = 0
+    for at, ch in enumerate(text):
+        if seen == want:
+            return text[:at].strip(), text[at:].strip()
+        seen += not ch.isspace()
+    return text.strip(), ""

@@ -19,6 +19,7 @@ from bot.pipeline.agreement import (
     unit_probabilities,
     without_edge,
 )
+from bot.pipeline.recognizer import RecognizerOptions
 
 # -- units --------------------------------------------------------------------------------
 
@@ -373,6 +374,17 @@ def test_an_unsure_final_keeps_committed_words() -> None:
     final = ["Bonjour", "à", "tous,", "merci", "d'être", "venu", "c'est", "tout", "ce", "matin."]
     out = corrected(committed, final, _sure(final, ("c'est", "tout")), 0.5)
     assert out == ["Bonjour", "à", "tous,", "merci", "d'être", "venu", "si", "tôt", "ce", "matin."]
+
+
+def test_by_default_the_final_corrects_committed_words_even_unsure() -> None:
+    # At real-time pace, interims committed "Creo, que le miramos al" from the sentence's
+    # first second; the final, which heard all of it, read the right words, none of them
+    # at 0.5. By default its reading wins wherever it differs from what was committed.
+    committed = ["Creo,", "que", "le", "miramos", "al"]
+    final = ["Creo", "que", "deberíamos", "hablar", "con", "Javier."]
+    probs = _sure(final, ("deberíamos", "hablar", "con"))
+    out = corrected(committed, final, probs, RecognizerOptions().correction_prob)
+    assert out == ["Creo,", "que", "deberíamos", "hablar", "con", "Javier."]
 
 
 def test_committed_words_the_final_drops_are_kept() -> None:

@@ -18,7 +18,8 @@ from bot.pipeline.lead import next_lead, usable
 
 
 def transcript(words: list[tuple[float, float, str]], language: str = "es") -> Transcript:
-    return Transcript(text=" ".join(w for _, _, w in words), language=language,
+    joiner = "" if language == "zh" else " "
+    return Transcript(text=joiner.join(w for _, _, w in words), language=language,
                       words=tuple(Word(s, e, w) for s, e, w in words))
 
 
@@ -42,6 +43,17 @@ def test_no_lead_without_word_times_or_when_no_word_fits():
     long_word = transcript([(0.5, 7.9, "Holaaaa")])
     assert next_lead(long_word, audio, 5.0) == (None, "Holaaaa")
     assert next_lead(long_word, audio, 0.0)[0] is None
+
+
+def test_the_lead_reads_as_decoded_where_alignment_split_a_word():
+    # Alignment splits "3.100" into "3" and ".100"; the lead forced as "3 .100" is not what
+    # the model read.
+    audio = np.zeros(8 * SAMPLE_RATE, np.float32)
+    words = ((0.2, 1.0, "Vendimos"), (3.2, 3.5, "3"), (3.5, 4.0, ".100"), (4.1, 5.0, "unidades."))
+    said = Transcript("Vendimos 3.100 unidades.", "es",
+                      words=tuple(Word(s, e, w) for s, e, w in words))
+    lead, before = next_lead(said, audio, 5.0)
+    assert lead is not None and lead.text == "3.100 unidades." and before == "Vendimos"
 
 
 def test_characters_join_without_spaces():
