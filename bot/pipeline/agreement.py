@@ -183,11 +183,11 @@ def corrected(committed: list[str], units: list[str], probs: list[float],
     at least `min_prob` (the recognizer passes 0: always), its reading wins. Committed
     words the final leaves out are kept: a final that drops words the listener already read
     is worse than its own interims. Words the final hears that interims never committed are
-    always kept: between committed words
-    they take nothing from a reader, and dropping them lost a half sentence once the
-    alignment anchored on one chance match ("Die Harben bestehend" committed, the final's
-    "Wir haben bisher ... befragt, die meisten" matched only at "die"). Where they agree,
-    the committed spelling stays ("Americans" against "Americans,").
+    always kept: between committed words they take nothing from a reader, and dropping them
+    lost a half sentence once the alignment anchored on one chance match ("Die Harben
+    bestehend" committed, the final's "Wir haben bisher ... befragt, die meisten" matched
+    only at "die"). Where they agree, the committed spelling stays ("Americans" against
+    "Americans,").
     """
     a = [comparable(u) for u in committed]
     b = [comparable(u) for u in units]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.asr.whisper import FRAMES_PER_SECOND, MAX_FRAMES, SAMPLE_RATE, Lead, Transcript
+from bot.events import Word
 from bot.languages import CHARACTER_SCRIPTS
 
 # Audio kept before a word where the lead starts: the word's onset is not cut.
@@ -51,16 +52,16 @@ def usable(lead: Lead | None, language: str | None, utterance_samples: int,
     return lead if lead.samples + utterance_samples <= room else None
 
 
-def _split_at(text: str, words: tuple, first: int, joiner: str) -> tuple[str, str]:
+def _split_at(text: str, words: tuple[Word, ...], first: int, joiner: str
+              ) -> tuple[str, str]:
     """The decoded text split where `words[first]` begins. Taken from the text, not by
     joining words: alignment splits some words ("3" ".100" for "3.100"), and a lead forced
     as "3 .100" is not what the model read, which misled the next decode."""
-    spelled = "".join("".join(w.text.split()) for w in words)
-    if spelled != "".join(text.split()):  # words and text disagree: join the words
+    bare = ["".join(w.text.split()) for w in words]
+    if "".join(bare) != "".join(text.split()):  # words and text disagree: join the words
         return (joiner.join(w.text for w in words[:first]).strip(),
                 joiner.join(w.text for w in words[first:]).strip())
-    want = sum(len("".join(w.text.split())) for w in words[:first])
-    seen = 0
+    want, seen = sum(map(len, bare[:first])), 0
     for at, ch in enumerate(text):
         if seen == want:
             return text[:at].strip(), text[at:].strip()

@@ -628,7 +628,8 @@ class Recognizer:
 
     def _final_text(self, agreement: Agreement, free: str, transcript: Transcript) -> str:
         """The final caption's text: the final decode's, with what interims committed kept
-        wherever the final is not sure enough to correct it (see agreement.corrected)."""
+        where the final leaves it out or its reading is below `correction_prob` (see
+        agreement.corrected)."""
         lang = agreement.lang
         units = split_units(free, lang)
         probs = unit_probabilities(units, [(w.text, w.probability) for w in transcript.words])
