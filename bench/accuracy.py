@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import WhisperModel
 
-from bench.metrics import NOTES, Score, metric, score, total
+from bench.metrics import NOTES, Score, metric, score, sentence_scores, total
 from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import AudioFileError, read_audio
 from bot.config import Config
@@ -208,6 +208,29 @@ def _clip_json(result: ClipResult) -> dict:
             "offline_seconds": round(result.offline_seconds, 2)}
 
 
+def difference_interval(results: list[ClipResult], resamples: int = 2000
+                        ) -> tuple[float, float] | None:
+    """A 95 % interval for streaming minus offline error rate, from a paired bootstrap over
+    reference sentences: on a few minutes of speech one sentence read another way moves a
+    language's rate by points, and the interval says how far the difference can be trusted.
+    None when some reference cannot be split into sentences exactly."""
+    rows = []
+    for r in results:
+        streaming = sentence_scores(r.row.reference, r.streaming, r.row.language)
+        offline = sentence_scores(r.row.reference, r.offline, r.row.language)
+        if streaming is None or offline is None:
+            return None
+        rows += [(s.errors, o.errors, s.length) for s, o in zip(streaming, offline, strict=True)]
+    if len(rows) < 2:
+        return None
+    table = np.array(rows, dtype=np.float64)
+    picks = np.random.default_rng(0).integers(0, len(rows), (resamples, len(rows)))
+    length = np.maximum(table[picks, 2].sum(axis=1), 1)
+    difference = (table[picks, 0].sum(axis=1) - table[picks, 1].sum(axis=1)) / length
+    low, high = np.percentile(difference, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
 def _group(results: list[ClipResult],
            key: Callable[[ClipResult], str]) -> dict[str, dict]:
     groups: dict[str, list[ClipResult]] = {}
@@ -216,7 +239,8 @@ def _group(results: list[ClipResult],
     return {name: {"clips": len(items),
                    "language_id_correct": sum(r.language_ok for r in items),
                    **_rates(total(r.streaming_score for r in items),
-                            total(r.offline_score for r in items))}
+                            total(r.offline_score for r in items)),
+                   "difference_95": difference_interval(items)}
             for name, items in groups.items()}
 
 
@@ -255,11 +279,14 @@ def print_tables(data: dict) -> None:
               f"{','.join(clip['detected']) or '-':>6} {clip['metric']:>6}"
               + _rate_columns(clip))
     print(f"\n{'language':10} {'clips':>5} {'lang-id':>7} {'units':>6} {'stream':>7} "
-          f"{'offline':>7} {'diff':>7}")
+          f"{'offline':>7} {'diff':>7}  95 % interval of diff (sentences resampled)")
     for name, group in [*data["languages"].items(), *data["totals"].items()]:
         label = f"total {name}" if name in data["totals"] else name
+        interval = group.get("difference_95")
         print(f"{label:10} {group['clips']:5} {group['language_id_correct']:>3}/"
-              f"{group['clips']:<3} {group['reference_units']:6}" + _rate_columns(group))
+              f"{group['clips']:<3} {group['reference_units']:6}" + _rate_columns(group)
+              + (f"  [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]p" if interval
+                 else "  -"))
     ident = data["language_id"]
     print(f"\nlanguage ID: {ident['correct']}/{ident['clips']} clips ({ident['accuracy']:.0%}), "
           f"{ident['utterances_correct']}/{ident['utterances']} final captions"

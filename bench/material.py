@@ -14,6 +14,8 @@ seeded random pauses, into 16 kHz mono WAV files:
     en_noisy          the first ~40 s of en_conversation with white noise at 15 dB SNR
     en_short_turns    2-4 word turns ("Thank you.") by Piper and espeak-ng, 1-2 s apart
     zh_conversation   the Mandarin human clip + espeak-ng Mandarin sentences
+    LANG_review       es, fr, de, it, pt: a second, held-out meeting, 14 sentences by another
+                      espeak-ng speaker (~60-75 s; see bench/material_texts.py)
 
 OUT_DIR gets manifest.tsv (the columns of the shared manifest, one language per file; the
 reference is the utterance texts joined with spaces, without a separator for Chinese) and,
@@ -39,6 +41,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from bench.clips import AUDIO_DIR
+from bench.material_texts import EN_CONVERSATION, EN_SHORT_TURNS, EN_SLOW_TALK, REVIEW, SENTENCES
 from bot.audio_io import read_audio, write_wav
 from bot.models.embedded import piper_voice_files
 from bot.tts.espeak import EspeakVoice
@@ -52,98 +55,8 @@ ESPEAK_VOICES = {"en": "en-us", "es": "es", "fr": "fr-fr", "de": "de", "it": "it
                  "pt": "pt", "zh": "cmn-latn-pinyin"}
 # espeak-ng's default 175 words a minute is brisk for a meeting; 150 is a calm speaker.
 ESPEAK_WPM = 150
+REVIEW_VARIANT, REVIEW_WPM = "f2", 160
 SLOW_LENGTH_SCALE = 1.5  # Piper: 1.5x as long per phoneme, a slow, deliberate speaker
-
-EN_CONVERSATION = [
-    "Good morning, everyone, and thanks for joining the call so early today.",
-    "Before we start, could someone please share the agenda in the chat?",
-    "Sarah, can you give us a quick update on the new website?",
-    "We finished the design last week, and the testing starts on Monday morning.",
-    "The budget for the next quarter is about twelve thousand dollars, a bit less than we hoped.",
-    "I think we should ask David to review the contract before Friday.",
-    "Does anyone have questions about the timeline so far?",
-    "We hired two new engineers in March, and both of them start next week.",
-    "The customer survey had four hundred and fifty answers, which is more than last year.",
-    "Let me check with the finance team and get back to you tomorrow.",
-    "If nobody objects, we will move the launch to the twenty third of June.",
-    "Great, let's meet again on Thursday at half past two.",
-]
-EN_SLOW_TALK = [
-    "Before we look at the numbers, I want to say a few words about this year.",
-    "When we started in January, we had three people, one small office, "
-    "and a very long list of ideas.",
-    "Today, we are a team of fifteen, spread across four cities, "
-    "and most of those ideas are real products.",
-    "That did not happen by accident, it happened because all of you, every single week, "
-    "kept going when things were hard.",
-    "Of course, not everything worked, and we will talk about the mistakes as well, "
-    "openly and without blame.",
-    "But first, let me thank Maria and her team, who rebuilt the billing system "
-    "in just two months.",
-]
-EN_SHORT_TURNS = [
-    "Yes, I agree.", "Thank you.", "Next slide please.", "Can you hear me?", "Not yet.",
-    "Four five six seven.", "Sounds good.", "Go ahead.", "Sorry, say again?",
-    "That works for me.", "Okay, moving on.", "See you tomorrow.",
-]
-SENTENCES = {
-    "es": [
-        "Buenos días a todos, vamos a empezar la reunión en cinco minutos.",
-        "Marta, ¿puedes compartir la pantalla con el informe de ventas del trimestre?",
-        "El año pasado vendimos tres mil doscientas unidades, un poco más de lo previsto.",
-        "Creo que deberíamos hablar con Javier antes de tomar una decisión final.",
-        "La próxima reunión será el martes a las diez y media de la mañana.",
-        "Lucía, ¿te parece bien si movemos la entrega al quince de octubre?",
-        "Necesitamos dos personas más en el equipo de soporte antes del verano.",
-        "Muchas gracias por vuestro tiempo, os enviaré el resumen esta misma tarde.",
-    ],
-    "fr": [
-        "Bonjour à tous, merci d'être venus si tôt ce matin.",
-        "Claire, est-ce que tu peux nous présenter les résultats du dernier trimestre ?",
-        "Nous avons reçu quarante-deux réponses au questionnaire, c'est plutôt encourageant.",
-        "Le budget total s'élève à quinze mille euros pour l'année prochaine.",
-        "Je propose qu'on en reparle avec Julien au début de la semaine prochaine.",
-        "Sophie a déjà envoyé le compte rendu de la réunion de lundi dernier.",
-        "On a besoin de deux personnes de plus pour finir le projet avant l'été.",
-        "Si personne n'a d'autres questions, on peut terminer la réunion ici.",
-    ],
-    "de": [
-        "Guten Morgen zusammen, lasst uns mit dem ersten Punkt der Tagesordnung anfangen.",
-        "Thomas, kannst du kurz erklären, wie weit das Projekt inzwischen ist?",
-        "Wir haben bisher ungefähr zweihundertfünfzig Kunden befragt, die meisten sind zufrieden.",
-        "Die neue Version soll am einundzwanzigsten März veröffentlicht werden.",
-        "Ich schlage vor, dass Anna und ich die Unterlagen bis Freitag vorbereiten.",
-        "Kann jemand bitte das Protokoll der letzten Sitzung noch einmal herumschicken?",
-        "Laut Sabine brauchen wir mindestens drei weitere Wochen für die Tests.",
-        "Vielen Dank für eure Zeit, wir sehen uns nächste Woche wieder.",
-    ],
-    "it": [
-        "Buongiorno a tutti, possiamo cominciare la riunione tra due minuti.",
-        "Giulia, puoi condividere lo schermo con la presentazione di ieri pomeriggio?",
-        "Quest'anno abbiamo aperto sette nuovi negozi in tre regioni diverse.",
-        "Secondo me dovremmo chiedere a Marco di controllare i numeri prima di venerdì.",
-        "Il costo totale del progetto è di circa ventimila euro, più o meno come previsto.",
-        "Francesca ha già preparato il calendario per le prossime quattro settimane.",
-        "Abbiamo bisogno di altre due persone nel gruppo di assistenza prima dell'estate.",
-        "Grazie mille a tutti, vi mando il verbale della riunione entro stasera.",
-    ],
-    "pt": [
-        "Bom dia a todos, vamos começar a reunião daqui a cinco minutos.",
-        "Ana, podes mostrar-nos os resultados do último trimestre, por favor?",
-        "Este mês recebemos trezentas e quarenta encomendas, mais do que no mês passado.",
-        "Acho que devíamos falar com o Pedro antes de tomarmos uma decisão.",
-        "A próxima reunião fica marcada para quinta-feira às duas da tarde.",
-        "A Sofia já enviou a ata da reunião da semana passada a toda a equipa.",
-        "Precisamos de mais duas pessoas na equipa de apoio antes do verão.",
-        "Muito obrigado pelo vosso tempo, envio o resumo ainda hoje ao fim do dia.",
-    ],
-    "zh": [
-        "大家好，我们现在开始今天的会议。",
-        "上个月我们一共卖出了三千五百台电脑。",
-        "王经理，请你下周三之前把报告发给我。",
-    ],
-}
-
 
 @dataclass(frozen=True)
 class Utterance:
@@ -176,10 +89,13 @@ class Voices:
         source = f"piper:{self._piper_name}" + (f"*{length_scale}" if length_scale != 1 else "")
         return Utterance(_trim(_to_16k(audio, self._piper.config.sample_rate)), "en", text, source)
 
-    def espeak(self, lang: str, text: str) -> Utterance:
-        voice = EspeakVoice(ESPEAK_VOICES[lang], ESPEAK_WPM)
+    def espeak(self, lang: str, text: str, variant: str = "", wpm: int = ESPEAK_WPM
+               ) -> Utterance:
+        """`text` by espeak-ng's voice for `lang`; `variant` ("f2") changes the speaker."""
+        name = ESPEAK_VOICES[lang] + (f"+{variant}" if variant else "")
+        voice = EspeakVoice(name, wpm)
         audio = _to_16k(voice.synthesize(text), voice.sample_rate)
-        return Utterance(_trim(audio), lang, text, f"espeak-ng:{ESPEAK_VOICES[lang]}")
+        return Utterance(_trim(audio), lang, text, f"espeak-ng:{name}")
 
     def human(self, lang: str) -> list[Utterance]:
         """The shared clips of `lang`, in manifest order (none for it and pt)."""
@@ -337,6 +253,14 @@ def build_material(out_dir: Path | str, quick: bool = False, seed: int = 0,
     started = time.monotonic()
     parts = interleave(voices.human("zh"), [voices.espeak("zh", t) for t in SENTENCES["zh"]])
     save(join("zh_conversation", "zh", parts, conversation_pauses(rng, len(parts))), started)
+
+    # 7. A second, held-out meeting in each language, by another espeak-ng speaker (a
+    # woman's variant, a little faster), so no figure rests on one voice and one text.
+    for lang in ["es", "fr", "de", "it", "pt"]:
+        started = time.monotonic()
+        parts = [voices.espeak(lang, t, REVIEW_VARIANT, REVIEW_WPM) for t in REVIEW[lang]]
+        save(join(f"{lang}_review", lang, parts, conversation_pauses(rng, len(parts))),
+             started)
     return _write_manifest(out_dir, rows)
 
 

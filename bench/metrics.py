@@ -11,6 +11,7 @@ length, so rates over many clips are weighted by errors, not averaged per clip.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -79,6 +80,58 @@ def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
                                previous[j - 1] + (ref != hyp)))
         previous = current
     return previous[-1]
+
+
+def unit_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> list[int]:
+    """The edit distance spread over the reference: errors[i] counts reference unit i's
+    substitution or deletion and the insertions right after it (leading insertions go to
+    the first unit), so sum(errors) == edit_distance(reference, hypothesis)."""
+    n, m = len(reference), len(hypothesis)
+    if not n:
+        return []
+    table = [list(range(m + 1))]
+    for i in range(1, n + 1):
+        row = [i]
+        for j in range(1, m + 1):
+            row.append(min(table[i - 1][j] + 1, row[j - 1] + 1,
+                           table[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1])))
+        table.append(row)
+    errors, pending, i, j = [0] * n, 0, n, m
+    while i or j:
+        if i and j and table[i][j] == table[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            errors[i - 1] += (reference[i - 1] != hypothesis[j - 1]) + pending
+            pending, i, j = 0, i - 1, j - 1
+        elif i and table[i][j] == table[i - 1][j] + 1:
+            errors[i - 1] += 1 + pending
+            pending, i = 0, i - 1
+        else:  # an insertion: charged to the reference unit before it
+            pending, j = pending + 1, j - 1
+    errors[0] += pending
+    return errors
+
+
+def sentences(text: str, language: str) -> list[str]:
+    """The reference cut after each sentence's end mark (., ?, !, and the full-width ones)."""
+    cut = r"(?<=[.?!])\s+" if language not in CHARACTER_SCRIPTS else r"(?<=[。？！.?!])\s*"
+    return [part for part in re.split(cut, text.strip()) if part]
+
+
+def sentence_scores(reference: str, hypothesis: str, language: str) -> list[Score] | None:
+    """The clip's score split by reference sentence, for intervals that resample sentences.
+
+    None when the normaliser does not keep sentences apart (the sentences' units do not add
+    up to the whole reference's), so a caller never splits a score it cannot split exactly.
+    """
+    ref = units(reference, language)
+    lengths = [len(units(sentence, language)) for sentence in sentences(reference, language)]
+    if sum(lengths) != len(ref):
+        return None
+    errors = unit_errors(ref, units(hypothesis, language))
+    out, at = [], 0
+    for length in lengths:
+        out.append(Score(sum(errors[at:at + length]), length))
+        at += length
+    return out
 
 
 def score(reference: str, hypothesis: str, language: str) -> Score:

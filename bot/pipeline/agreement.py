@@ -10,6 +10,7 @@ utterance, may correct a committed word (`corrected`).
 from __future__ import annotations
 
 import difflib
+import math
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -219,6 +220,35 @@ def copies_context(units: list[str], context: str, lang: str, committed: list[st
         return False
     said = [comparable(u) for u in split_units(context, lang)]
     return any(said[i:i + span] == head for i in range(len(said) - span + 1))
+
+
+# A decode is a copy of its prompt when at least this share of its units, and this many,
+# come in order from one stretch of the prompt not much longer than the decode itself.
+COPY_SHARE = 0.75
+COPY_UNITS = 4  # words; twice as many characters in character scripts
+
+
+def repeats_context(units: list[str], context: str, lang: str) -> bool:
+    """Whether a decode is mostly a copy of its previous-text prompt instead of what was
+    said: on speech it can hardly read, Whisper writes its prompt out again ("Gut, dann
+    sehen wir uns nächste Woche" came out as the sentence before last, "Das Gute für das
+    Nächste ist noch nicht benötigt"), and that copy then goes into the next prompt, so
+    every later utterance of the speaker read the same. A whole earlier sentence said
+    again is rarer; decoded again without the prompt, it reads the same."""
+    mine = [comparable(u) for u in units]
+    mine = [u for u in mine if u]
+    least = COPY_UNITS * (2 if lang in CHARACTER_SCRIPTS else 1)
+    if len(mine) < least or not context:
+        return False
+    said = [u for u in (comparable(u) for u in split_units(context, lang)) if u]
+    need = max(least, math.ceil(COPY_SHARE * len(mine)))
+    width = len(mine) + len(mine) // 2 + 2
+    for start in range(max(1, len(said) - need + 1)):
+        window = said[start:start + width]
+        matcher = difflib.SequenceMatcher(None, window, mine, autojunk=False)
+        if sum(block.size for block in matcher.get_matching_blocks()) >= need:
+            return True
+    return False
 
 
 def without_edge(shown: str, committed: str, lang: str) -> str:

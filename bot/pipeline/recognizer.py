@@ -32,6 +32,7 @@ from bot.pipeline.agreement import (
     copies_context,
     corrected,
     join_units,
+    repeats_context,
     split_units,
     unit_probabilities,
     without_edge,
@@ -162,6 +163,9 @@ class Utterance:
     # Interim hypotheses (language, text) from before the language settled: once it does,
     # those in that language vote at once, so the first commit need not wait for new ones.
     unsettled: list[tuple[str, str]] = field(default_factory=list)
+    # An interim of it wrote out the speaker's earlier text (agreement.repeats_context):
+    # its later interims go without that prompt (the final checks its own decode).
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -483,8 +487,7 @@ class Recognizer:
         decode = self._decode("asr_interim", audio, DecodeOptions(
             language=language, allowed=allowed, prefix=prefix, detect=detect,
             allowed_strict=self.options.allowed_strict, beam_size=plan.beam,
-            hotwords=hotwords(self.options.phrases), context=self._context,
-            context_language=self._context_language), engine)
+            hotwords=hotwords(self.options.phrases), **self._prompt_for(utterance)), engine)
         flight = _InFlight(utterance, asyncio.ensure_future(decode), now, engine)
         if not self.options.shed_load:
             # Fed as fast as possible (files): wait for every interim, as a listener would
@@ -524,6 +527,10 @@ class Recognizer:
         lang = transcript.language
         text = canonical(trim_doubled(trim_repetition(transcript.text)), self.options.phrases)
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
+            return []
+        if not utterance.fresh and repeats_context(split_units(text, lang), self._context, lang):
+            log.debug("interim of %s copies its prompt: %r", self.speaker.id, text[:200])
+            utterance.fresh = True
             return []
         committed = ""
         shown = capitalized(text)
@@ -571,17 +578,39 @@ class Recognizer:
         # last rung of load shedding goes without it.
         lead = usable(self._lead, language, len(audio), options.margin_frames) \
             if utterance.shown and self._plan().lead else None
+        transcript = None
         if lead is not None:
             transcript = await self._decode("asr_final", audio, replace(
                 options, lead=lead, context=self._lead_context))
-            if not transcript.language_probs or next(iter(transcript.language_probs)) == \
+            if transcript.language_probs and next(iter(transcript.language_probs)) != \
                     lead.language:
-                return await self._final_overruled(transcript, audio, options)
-            # Detection hears another language in this utterance than in the lead: the lead
-            # would pull its words into its own language (Portuguese came out as short
-            # English translations, too short to move the speaker's language). Without it:
-        transcript = await self._decode("asr_final", audio, options)
+                # Detection hears another language in this utterance than in the lead: the
+                # lead would pull its words into its own language (Portuguese came out as
+                # short English translations, too short to move the speaker's language).
+                transcript = None
+        if transcript is None:
+            transcript = await self._decode("asr_final", audio, options)
+        if options.context and self._misled(transcript, len(audio) / RATE):
+            # As faster-whisper resets its prompt when a decode falls back: the prompt (and
+            # the lead) pulled the decode away from the audio; read it on its own.
+            log.debug("final of %s misled by its prompt: %r", self.speaker.id,
+                      transcript.text[:200])
+            options = replace(options, context="", context_language=None)
+            transcript = await self._decode("asr_final", audio, options)
         return await self._final_overruled(transcript, audio, options)
+
+    def _prompt_for(self, utterance: Utterance) -> dict:
+        """The previous-text prompt of this utterance's interims (none once one copied it)."""
+        if utterance.fresh:
+            return {"context": "", "context_language": None}
+        return {"context": self._context, "context_language": self._context_language}
+
+    def _misled(self, transcript: Transcript, seconds: float) -> bool:
+        """Whether a decode with the speaker's earlier text as prompt copied that text out,
+        or looped (rejected as repetitive), rather than read the audio."""
+        return (rejection(transcript, seconds, transcript.language) == "repetitive"
+                or repeats_context(split_units(transcript.text, transcript.language),
+                                   self._context, transcript.language))
 
     async def _final_overruled(self, transcript: Transcript, audio: np.ndarray,
                                options: DecodeOptions) -> tuple[Transcript, str]:
@@ -701,7 +730,8 @@ class Recognizer:
                     words = tuple(Word(w.start + offset, w.end + offset, w.text, w.probability)
                                   for w in transcript.words)
                 else:
-                    log.debug("final of %s rejected: %s", self.speaker.id, reason)
+                    log.debug("final of %s rejected: %s: %r", self.speaker.id, reason,
+                              transcript.text[:300])
             except Exception as error:
                 log.exception("final decode failed for %s", self.speaker.id)
                 self.times.fail("asr_final")

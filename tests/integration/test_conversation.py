@@ -15,6 +15,7 @@ from bench.clips import normalise
 from bench.material import build_material
 from bot.audio_io import read_audio
 from bot.events import Caption
+from bot.pipeline.agreement import repeats_context, split_units
 from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -107,3 +108,20 @@ def test_an_unsure_first_utterance_takes_the_language_the_model_reads_best(engin
     assert all(overlapping(captions, span) for span in spans), "an utterance has no final"
     assert [c.source_lang for c in captions] == ["pt"] * len(captions)
     assert "bom dia" in normalise(captions[0].text), captions[0].text
+
+
+def test_no_final_writes_out_what_the_speaker_said_before(engines, material):
+    """A final decoded with the speaker's earlier text as its prompt can copy that text
+    instead of reading the audio; the copy then goes into the next prompt. On espeak-ng's
+    second German speaker (bench/material.py's de_review, held out), "Gibt es noch Fragen"
+    and "Gut, dann sehen wir uns nächste Woche" both came out as the sentence before last.
+    A room of seven languages on "auto", as bench.accuracy measures it."""
+    audio, spans = load(material, "de_review")
+    room = ("en", "es", "fr", "de", "it", "pt", "zh")
+    captions = finals(run_pipeline(engines, audio, allowed=room, allowed_strict=False,
+                                   chunk=0.1))
+    print("de_review: " + " | ".join(c.text for c in captions))
+    assert all(overlapping(captions, span) for span in spans), "an utterance has no final"
+    copies = [c.text for i, c in enumerate(captions) if repeats_context(
+        split_units(c.text, "de"), " ".join(e.text for e in captions[:i]), "de")]
+    assert not copies

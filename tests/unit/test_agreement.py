@@ -15,6 +15,7 @@ from bot.pipeline.agreement import (
     copies_context,
     corrected,
     join_units,
+    repeats_context,
     split_units,
     unit_probabilities,
     without_edge,
@@ -442,6 +443,28 @@ def test_copies_context_spots_a_repeated_prompt() -> None:
     assert not copies_context(["The", "budget", "for", "the", "next", "quarter"], context, "en", [])
     # Committed words that themselves repeat the context are not a copy by the final.
     assert not copies_context(copied, context, "en", copied[:5])
+
+
+def test_repeats_context_spots_a_decode_that_writes_out_its_prompt() -> None:
+    # bench/material.py's de_review: the last two sentences came out as the one before
+    # last, word for word or with words left out.
+    context = ("Mehr Ideen hat, wie wir Klopsten scharren können. Das Gute für das Nächste ist "
+               "noch nicht benötigt. Wie wir uns ist, muss nur am Nächste geschlossen.")
+    for copy in ["Gute, für das Nächste, ist noch nicht benötigt.",
+                 "Gute für das noch nicht benötigt."]:
+        assert repeats_context(split_units(copy, "de"), context, "de"), copy
+    # What was said: new words, or the prompt's common words spread out, or too short.
+    for said in ["Gibt es noch Fragen, bevor wir aufhören?",
+                 "Das ist für das Team noch nicht gut.",
+                 "Wie wir das Nächste nicht benötigt haben, ist nur für uns.",
+                 "Noch nicht benötigt."]:
+        assert not repeats_context(split_units(said, "de"), context, "de"), said
+    assert not repeats_context(split_units(context, "de"), "", "de")
+    # Characters in Chinese: eight of them make a copy, four do not.
+    chinese = "大家好，我们现在开始今天的会议。"
+    assert repeats_context(split_units("我们现在开始今天的会议", "zh"), chinese, "zh")
+    assert not repeats_context(split_units("现在开始", "zh"), chinese, "zh")
+    assert not repeats_context(split_units("上个月我们卖出了电脑", "zh"), chinese, "zh")
 
 
 def test_hypotheses_from_before_the_language_settled_vote_at_once() -> None:
