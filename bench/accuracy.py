@@ -10,7 +10,9 @@ language detection (so language ID is measured too; `--room en,es,fr` detects am
 room's languages first, as the built-in room does); its final source captions are the
 streaming transcript. The offline transcript is one beam-5 decode of the whole clip with
 faster-whisper's `transcribe()`, the manifest's language forced, on the same model. Both are
-scored with bench.metrics (WER, or CER for languages written without spaces). A malformed
+scored with bench.metrics (WER, or CER for languages written without spaces). Each
+language's difference comes with a 95 % interval from a paired bootstrap over the reference's
+sentences (`difference_95` in the JSON; "-" where a reference cannot be split). A malformed
 manifest exits with status 2 before any model loads. `--quick` keeps the first clip of at
 most two languages (en and es when present): a smoke test.
 """

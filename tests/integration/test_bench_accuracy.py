@@ -64,6 +64,10 @@ def test_quick_run_scores_streaming_and_offline_per_clip_language_and_total(
     assert set(data["languages"]) == {"en", "es"}
     for group in [*data["languages"].values(), *data["totals"].values()]:
         check_rates(group)
+    # The total's reference has several sentences: its difference has an interval around it.
+    low, high = data["totals"]["WER"]["difference_95"]
+    assert low <= data["totals"]["WER"]["difference"] <= high
+    assert "95 % interval" in done.stdout
     assert set(data["totals"]) == {"WER"}
     assert data["totals"]["WER"]["clips"] == 2
     assert 0.0 <= data["language_id"]["accuracy"] <= 1.0
