@@ -224,8 +224,8 @@ def copies_context(units: list[str], context: str, lang: str, committed: list[st
 
 # A decode is a copy of its prompt when at least this share of its units, and this many,
 # come in order from one stretch of the prompt not much longer than the decode itself.
-COPY_SHARE = 0.75
-COPY_UNITS = 4  # words; twice as many characters in character scripts
+COPY_SHARE = 0.8
+COPY_UNITS = 5  # words; twice as many characters in character scripts
 
 
 def repeats_context(units: list[str], context: str, lang: str) -> bool:

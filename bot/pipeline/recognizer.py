@@ -38,7 +38,7 @@ from bot.pipeline.agreement import (
     without_edge,
 )
 from bot.pipeline.language import LanguageTracker
-from bot.pipeline.lead import next_lead, usable
+from bot.pipeline.lead import chained, next_lead, within
 from bot.pipeline.punctuation import as_sentence, capitalized, open_ended
 from bot.pipeline.segmenter import WINDOW, Segmenter, SegmenterOptions
 from bot.workers import Workers
@@ -60,6 +60,9 @@ TELLING_SECONDS = 1.0
 # decoded in the runner-up language, and the reading the model is surer of wins (see
 # Recognizer._read_best).
 UNSURE_FIRST = 0.7
+# Seconds of an utterance's end after a final's last word that make it read again without
+# the lead (the utterance ends within a pre-roll pad of its last speech).
+STOPS_SHORT = 1.5
 
 
 def _joined(context: str, text: str, lang: str) -> str:
@@ -71,6 +74,12 @@ def _joined(context: str, text: str, lang: str) -> str:
         if joiner:
             joined = joined.partition(" ")[2] or joined
     return joined.strip()
+
+
+def stops_short(transcript: Transcript, seconds: float) -> bool:
+    """Whether a decode's last word ends well before its audio does: the utterance ends
+    where its speech ends (the segmenter's speech_end), so seconds of it went unread."""
+    return bool(transcript.words) and seconds - transcript.words[-1].end > STOPS_SHORT
 
 
 def evidence_weight(transcript: Transcript) -> float:
@@ -117,8 +126,9 @@ class RecognizerOptions:
       second of audio; the final, which heard all of it with the lead, was right more often
       than they were even where it was unsure (figures in the README's accuracy section).
       Higher values keep more of what listeners already read.
-    lead_seconds: a final decode first hears up to this much of the end of the speaker's
-      previous utterance and reads on from its words (bot.pipeline.lead); 0: never.
+    lead_seconds: a final decode first hears up to this much of the end of what the
+      speaker said before (their last utterances, pauses cut short) and reads on from its
+      words (bot.pipeline.lead); 0: never.
     segmenter: VAD segmentation settings.
     phrases: the room's phrase list: its terms go into every decode's prompt, and come out
       written as listed.
@@ -137,7 +147,7 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     correction_prob: float = 0.0
-    lead_seconds: float = 6.0
+    lead_seconds: float = 20.0
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     phrases: tuple[Phrase, ...] = ()
 
@@ -288,7 +298,9 @@ class Recognizer:
         self._context_language: str | None = None
         # The end of the speaker's last final and its audio, with the prompt that goes
         # before it (the context up to the lead's words).
-        self._lead: Lead | None = None
+        # The leads of the speaker's last utterances (oldest first, see lead.chained), with
+        # the prompt that goes before the oldest.
+        self._leads: list[Lead] = []
         self._lead_context = ""
 
     @property
@@ -351,14 +363,25 @@ class Recognizer:
             return
         before = self._context if lang == self._context_language else ""
         self._context, self._context_language = _joined(before, text, lang), lang
-        if lead is not None:
-            self._lead, said_before = lead
+        if lead is None:
+            return
+        newest, said_before = lead
+        if newest is None or said_before or not self._leads or \
+                self._leads[-1].language != newest.language:
+            # Only part of this utterance is in its lead (or none, or in a new language):
+            # the lead starts with it.
+            self._leads = [newest] if newest is not None else []
             self._lead_context = _joined(before, said_before, lang)
+            return
+        # All of it is: the earlier utterances' leads go on before it, as far as fits.
+        self._leads, older = within([*self._leads, newest], self.options.lead_seconds)
+        for dropped in older:
+            self._lead_context = _joined(self._lead_context, dropped.text, lang)
 
     def forget_context(self) -> None:
         """Decode the next utterance without what the speaker said before as its prompt."""
         self._context, self._context_language = "", None
-        self._lead, self._lead_context = None, ""
+        self._leads, self._lead_context = [], ""
 
     async def _close_now(self) -> list[Output]:
         out: list[Output] = []
@@ -576,12 +599,12 @@ class Recognizer:
         # The lead only where interims showed words: over noise, the lead's speech would
         # hide that the utterance itself has none (Whisper's no-speech probability). The
         # last rung of load shedding goes without it.
-        lead = usable(self._lead, language, len(audio), options.margin_frames) \
-            if utterance.shown and self._plan().lead else None
+        lead, left_out = chained(self._leads, language, len(audio), options.margin_frames) \
+            if utterance.shown and self._plan().lead else (None, "")
         transcript = None
         if lead is not None:
             transcript = await self._decode("asr_final", audio, replace(
-                options, lead=lead, context=self._lead_context))
+                options, lead=lead, context=_joined(self._lead_context, left_out, language)))
             if transcript.language_probs and next(iter(transcript.language_probs)) != \
                     lead.language:
                 # Detection hears another language in this utterance than in the lead: the
@@ -590,6 +613,15 @@ class Recognizer:
                 transcript = None
         if transcript is None:
             transcript = await self._decode("asr_final", audio, options)
+        elif stops_short(transcript, len(audio) / RATE):
+            # Reading on from a long lead, the decode ended sentences early ("Printing in
+            # the only sense." for 4 s more of it): the utterance on its own, if it reads on.
+            alone = await self._decode("asr_final", audio, options)
+            log.debug("final of %s stopped %.1f s short with its lead: %r; alone: %r",
+                      self.speaker.id, len(audio) / RATE - transcript.words[-1].end,
+                      transcript.text[-80:], alone.text[-80:])
+            if alone.words and alone.words[-1].end > transcript.words[-1].end + STOPS_SHORT / 2:
+                transcript = alone
         if options.context and self._misled(transcript, len(audio) / RATE):
             # As faster-whisper resets its prompt when a decode falls back: the prompt (and
             # the lead) pulled the decode away from the audio; read it on its own.

@@ -460,7 +460,11 @@ def test_repeats_context_spots_a_decode_that_writes_out_its_prompt() -> None:
                  "Noch nicht benötigt."]:
         assert not repeats_context(split_units(said, "de"), context, "de"), said
     assert not repeats_context(split_units(context, "de"), "", "de")
-    # Characters in Chinese: eight of them make a copy, four do not.
+    # "Ask what you can do" after "ask not what your country can do for you": said so.
+    assert not repeats_context(split_units("Ask what you can do.", "en"),
+                               "And so my fellow Americans, ask not what your country can do "
+                               "for you,", "en")
+    # Characters in Chinese: ten of them make a copy, four do not.
     chinese = "大家好，我们现在开始今天的会议。"
     assert repeats_context(split_units("我们现在开始今天的会议", "zh"), chinese, "zh")
     assert not repeats_context(split_units("现在开始", "zh"), chinese, "zh")

@@ -14,7 +14,7 @@ from bot.asr.whisper import (
     heard,
 )
 from bot.events import Word
-from bot.pipeline.lead import next_lead, usable
+from bot.pipeline.lead import chained, next_lead, usable, within
 
 
 def transcript(words: list[tuple[float, float, str]], language: str = "es") -> Transcript:
@@ -81,3 +81,32 @@ def test_the_encoder_hears_the_lead_first_and_batches_by_that_length():
     assert joined[0] == 1.0 and joined[SAMPLE_RATE] == 0.0 and joined[-1] == 2.0
     assert batch_key(audio, options) == batch_key(joined, DecodeOptions(language="es"))
     assert heard(audio, DecodeOptions()) is audio
+
+
+def test_the_last_utterances_leads_join_as_one_with_a_gap_between():
+    a = Lead(np.full(4 * SAMPLE_RATE, 1.0, np.float32), "Hola a todos.", "es")
+    b = Lead(np.full(3 * SAMPLE_RATE, 2.0, np.float32), "¿Empezamos?", "es")
+    c = Lead(np.full(5 * SAMPLE_RATE, 3.0, np.float32), "Sí, vamos.", "es")
+    lead, left_out = chained([a, b, c], "es", 2 * SAMPLE_RATE, 400)
+    assert lead is not None and left_out == ""
+    assert lead.text == "Hola a todos. ¿Empezamos? Sí, vamos." and lead.language == "es"
+    assert len(lead.audio) == 12 * SAMPLE_RATE + 2 * LEAD_GAP_SAMPLES
+    assert lead.audio[4 * SAMPLE_RATE] == 0.0 and lead.audio[-1] == 3.0  # the pause, cut
+    # A long utterance leaves room for the newest only; the others' words go to the prompt.
+    lead, left_out = chained([a, b, c], "es", 19 * SAMPLE_RATE, 400)
+    assert lead is not None and lead.text == "Sí, vamos."
+    assert left_out == "Hola a todos. ¿Empezamos?"
+    assert chained([a, b, c], "es", 22 * SAMPLE_RATE, 400) == (None, "")
+    assert chained([a, b, c], "en", 2 * SAMPLE_RATE, 400) == (None, "")
+    assert chained([], "es", 2 * SAMPLE_RATE, 400) == (None, "")
+    # Only leads in the decode's language, from the newest back.
+    other = Lead(np.ones(SAMPLE_RATE, np.float32), "Hello.", "en")
+    assert chained([other, c], "es", 2 * SAMPLE_RATE, 400)[0] is c
+
+
+def test_leads_are_kept_as_far_back_as_the_seconds_allow():
+    leads = [Lead(np.zeros(n * SAMPLE_RATE, np.float32), str(n), "es") for n in (6, 5, 4, 3)]
+    kept, older = within(leads, 13.0)  # 3 + 4 + 5 s and two gaps, not the 6 s one
+    assert [lead.text for lead in kept] == ["5", "4", "3"] and [o.text for o in older] == ["6"]
+    assert within(leads, 1.0) == (leads[-1:], leads[:-1])  # the newest always
+    assert within([], 5.0) == ([], [])
