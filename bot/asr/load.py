@@ -2,7 +2,8 @@
 
 The recognition scheduler's lanes serve every speaker. When they are busy most of the
 time, interim decodes (nice to have) crowd out finals (must have): the first rung of the
-load-shedding ladder is fewer and cheaper interims, the last finals without the lead. This
+load-shedding ladder is fewer and cheaper interims (and a lead of the last utterance only),
+the last finals without the lead. This
 keeps a sliding window of decode durations and turns the busy share into a plan. Pure: times
 are passed in.
 """
@@ -18,8 +19,9 @@ class LoadPlan:
     interval: float  # seconds of new audio between interim decodes
     beam: int  # of interim decodes
     # Finals hear the speaker's previous words first (whisper.Lead): about twice a final's
-    # decode time, shed last.
+    # decode time, shed last; first only the earlier utterances' part of it (`chain`).
     lead: bool = True
+    chain: bool = True
 
 
 class AsrLoad:
@@ -46,15 +48,16 @@ class AsrLoad:
     @staticmethod
     def plan_for(busy: float, interval: float, beam: int) -> LoadPlan:
         """The load-shedding ladder's rungs before any audio is dropped, for lanes `busy`
-        (0..1): interims further apart and greedy, then finals without the lead."""
+        (0..1): interims further apart and greedy with finals that hear only the last
+        utterance before, then finals without the lead."""
         # One speaker keeps one lane ~40 % busy: that is the normal schedule.
         if busy < 0.65:
             return LoadPlan(interval, beam)
         if busy < 0.75:
-            return LoadPlan(interval * 1.5, 1)
+            return LoadPlan(interval * 1.5, 1, chain=False)
         # Three speakers on two cores: finals with a lead (0.8 s of decoding each, two
         # lanes at once) came 2.3 s p95 after the speech, against 2.0 s due (bench.capacity).
-        return LoadPlan(interval * 2.5, 1, lead=False)
+        return LoadPlan(interval * 2.5, 1, lead=False, chain=False)
 
     def _forget(self, now: float) -> None:
         while self._decodes and self._decodes[0][0] < now - self.window:

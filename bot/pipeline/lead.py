@@ -1,7 +1,7 @@
 """The lead: the end of what a speaker said before, which their next final decode hears first.
 
 Finals were decoded one utterance at a time, with the previous text only as the decoder's
-prompt; an offline decode hears the whole talk. Hearing the last seconds before (up to 20 s
+prompt; an offline decode hears the whole talk. Hearing the last seconds before (up to 12 s
 of the speaker's last utterances, reading on from their words, forced) brings the final
 decodes close to the offline decode's accuracy (see whisper.Lead and the README's accuracy
 section for the figures). It about doubles a final decode's time or more.

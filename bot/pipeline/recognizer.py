@@ -147,7 +147,7 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     correction_prob: float = 0.0
-    lead_seconds: float = 20.0
+    lead_seconds: float = 12.0
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     phrases: tuple[Phrase, ...] = ()
 
@@ -599,12 +599,19 @@ class Recognizer:
         # The lead only where interims showed words: over noise, the lead's speech would
         # hide that the utterance itself has none (Whisper's no-speech probability). The
         # last rung of load shedding goes without it.
-        lead, left_out = chained(self._leads, language, len(audio), options.margin_frames) \
-            if utterance.shown and self._plan().lead else (None, "")
+        plan = self._plan()
+        # Under load only the last utterance's lead (the chain's earlier words: prompt).
+        leads = self._leads if plan.chain else self._leads[-1:]
+        lead, left_out = chained(leads, language, len(audio), options.margin_frames) \
+            if utterance.shown and plan.lead else (None, "")
         transcript = None
         if lead is not None:
+            before = [old.text for old in self._leads[:len(self._leads) - len(leads)]]
+            prompt = self._lead_context
+            for text in [*before, left_out]:
+                prompt = _joined(prompt, text, lead.language)
             transcript = await self._decode("asr_final", audio, replace(
-                options, lead=lead, context=_joined(self._lead_context, left_out, language)))
+                options, lead=lead, context=prompt))
             if transcript.language_probs and next(iter(transcript.language_probs)) != \
                     lead.language:
                 # Detection hears another language in this utterance than in the lead: the

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 
 from bench.clips import clip
+from bench.material import Voices
+from bench.material_texts import SENTENCES
 from bot.asr.load import AsrLoad, LoadPlan
 from bot.asr.scheduler import RecognitionScheduler
 from bot.asr.whisper import DecodeOptions, Lead
 from bot.audio_io import read_audio
 from bot.events import Caption, Speaker
+from bot.pipeline.agreement import comparable
 from bot.pipeline.lead import next_lead
 from bot.pipeline.recognizer import FinalUtterance, Recognizer, RecognizerOptions, StageTimes
 from tests.conftest import run_pipeline
@@ -110,21 +113,23 @@ class Recording:
         return self.engine.transcribe_batch(items, background)
 
 
-class Overloaded(RecognitionScheduler):
-    """The real scheduler, on the last rung of load shedding whatever it measures."""
+class Loaded(RecognitionScheduler):
+    """The real scheduler, on a given rung of load shedding whatever it measures."""
+
+    def __init__(self, busy: float) -> None:
+        super().__init__()
+        self.busy = busy
 
     def plan(self, interval: float, beam: int) -> LoadPlan:
-        return AsrLoad.plan_for(1.0, interval, beam)
+        return AsrLoad.plan_for(self.busy, interval, beam)
 
 
-@pytest.mark.parametrize("overloaded", [False, True], ids=["calm", "overloaded"])
-def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(engines,
-                                                                              overloaded):
-    spanish = read_audio(clip("es_leopard_test").path)
-    pause = np.zeros(2 * 16000, np.float32)
-    audio = np.concatenate([spanish, pause, spanish, pause])
+def recognise(engines, audio: np.ndarray, busy: float) -> tuple[list, Recording]:
+    """Live recognition of `audio` (each interim back before more audio) on the rung of
+    load shedding for lanes `busy` (0..1), whatever this machine's speed; its captions in
+    order and the engine's record of final decodes."""
     recording = Recording(engines.asr)
-    scheduler = Overloaded() if overloaded else RecognitionScheduler()
+    scheduler = Loaded(busy)
     recognizer = Recognizer(Speaker("p1", "Ana"), recording, engines.workers,  # type: ignore
                             RecognizerOptions(language="es", shed_load=True), time.monotonic,
                             StageTimes(), scheduler)
@@ -133,7 +138,7 @@ def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(eng
         out = []
         for start in range(0, len(audio), 1600):
             out += await recognizer.feed(audio[start:start + 1600])
-            if recognizer._in_flight is not None:  # each interim back before more audio
+            if recognizer._in_flight is not None:
                 await asyncio.wait({recognizer._in_flight.task})
             out += recognizer.collect()
         return out + await recognizer.flush()
@@ -142,8 +147,17 @@ def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(eng
         events = asyncio.run(main())
     finally:
         scheduler.close()
-    captions = [e.caption if isinstance(e, FinalUtterance) else e for e in events
-                if isinstance(e, Caption | FinalUtterance)]
+    return [e.caption if isinstance(e, FinalUtterance) else e for e in events
+            if isinstance(e, Caption | FinalUtterance)], recording
+
+
+@pytest.mark.parametrize("overloaded", [False, True], ids=["calm", "overloaded"])
+def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(engines,
+                                                                              overloaded):
+    spanish = read_audio(clip("es_leopard_test").path)
+    pause = np.zeros(2 * 16000, np.float32)
+    captions, recording = recognise(engines, np.concatenate([spanish, pause, spanish, pause]),
+                                    1.0 if overloaded else 0.0)
     finals = [c for c in captions if c.final]
     # (Interims further apart can cut the clip at its inner pauses: two finals or more.)
     assert sum("arenas" in f.text.lower() for f in finals) == 2, [f.text for f in finals]
@@ -152,3 +166,27 @@ def test_the_last_rung_of_load_shedding_decodes_live_finals_without_the_lead(eng
     leads = [options.lead for options in recording.finals]
     # Calm: the second utterance's final hears the first's end; overloaded: no final does.
     assert any(lead is not None for lead in leads) != overloaded, leads
+
+
+@pytest.mark.parametrize("busy", [0.0, 0.7], ids=["calm", "loaded"])
+def test_a_final_hears_the_speakers_last_utterances_unless_the_lanes_are_busy(engines, busy):
+    # Three sentences with pauses: the third's final hears the first two (the pause between
+    # them cut short) and reads on from both; on the middle rung of load shedding only the
+    # second, and the first's words end the prompt instead.
+    voices = Voices()
+    said = [voices.espeak("es", text).audio for text in SENTENCES["es"][:3]]
+    pause = np.zeros(2 * 16000, np.float32)
+    captions, recording = recognise(engines, np.concatenate(
+        [part for audio in said for part in (audio, pause)]), busy)
+    finals = [c.text for c in captions if c.final]
+    assert len(finals) >= 3, finals
+    led = [options for options in recording.finals if options.lead is not None]
+    assert led, "no final heard a lead"
+    last = led[-1]
+    one_utterance = len(said[1]) + 16000  # the second sentence, with its pads
+    if busy == 0.0:
+        assert len(last.lead.audio) > one_utterance, (last.lead.text, finals)
+    else:
+        assert len(last.lead.audio) < one_utterance, (last.lead.text, finals)
+        first = {comparable(w) for w in finals[0].split()}
+        assert first & {comparable(w) for w in last.context.split()}, (last.context, finals)

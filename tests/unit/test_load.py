@@ -12,11 +12,11 @@ def test_busy_lanes_space_and_cheapen_interims_then_finals() -> None:
     for i in range(10):
         load.record(10.0 + i * 0.4, 0.28)  # 2.8 s of decoding in 4 s
     assert abs(load.busy(13.6) - 0.7) < 1e-9
-    assert load.plan(13.6, 0.6, 2) == LoadPlan(0.6 * 1.5, 1)
+    assert load.plan(13.6, 0.6, 2) == LoadPlan(0.6 * 1.5, 1, chain=False)
     for i in range(10):
         load.record(13.6 + i * 0.2, 0.2)
     assert load.busy(15.6) > 0.85
-    assert load.plan(15.6, 0.6, 2) == LoadPlan(0.6 * 2.5, 1, lead=False)
+    assert load.plan(15.6, 0.6, 2) == LoadPlan(0.6 * 2.5, 1, lead=False, chain=False)
 
 
 def test_old_decodes_are_forgotten() -> None:
