@@ -4,7 +4,8 @@ Finals were decoded one utterance at a time, with the previous text only as the 
 prompt; an offline decode hears the whole talk. Hearing the last seconds before (up to 12 s
 of the speaker's last utterances, reading on from their words, forced) brings the final
 decodes close to the offline decode's accuracy (see whisper.Lead and the README's accuracy
-section for the figures). It about doubles a final decode's time or more.
+section for the figures). It costs decode time: with 12 s of lead a final decode takes
+about 3.5 times as long as without (0.78 against 0.21 s, one thread; see whisper.Lead).
 """
 
 from __future__ import annotations

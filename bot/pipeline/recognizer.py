@@ -296,8 +296,6 @@ class Recognizer:
         # The end of what the speaker said before (finals), as the decoder's prompt.
         self._context = ""
         self._context_language: str | None = None
-        # The end of the speaker's last final and its audio, with the prompt that goes
-        # before it (the context up to the lead's words).
         # The leads of the speaker's last utterances (oldest first, see lead.chained), with
         # the prompt that goes before the oldest.
         self._leads: list[Lead] = []
