@@ -242,6 +242,11 @@ def repeats_context(units: list[str], context: str, lang: str) -> bool:
         return False
     said = [u for u in (comparable(u) for u in split_units(context, lang)) if u]
     need = max(least, math.ceil(COPY_SHARE * len(mine)))
+    # Runs on the event loop for every interim: most decodes share too few units with the
+    # prompt to be a copy, and need no alignment at all.
+    known = set(said)
+    if sum(u in known for u in mine) < need:
+        return False
     width = len(mine) + len(mine) // 2 + 2
     for start in range(max(1, len(said) - need + 1)):
         window = said[start:start + width]

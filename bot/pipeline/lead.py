@@ -22,6 +22,7 @@ from bot.asr.whisper import (
 )
 from bot.events import Word
 from bot.languages import CHARACTER_SCRIPTS
+from bot.pipeline.agreement import join_units
 
 # Audio kept before a word where the lead starts: the word's onset is not cut.
 ONSET = 0.1
@@ -54,18 +55,16 @@ def usable(lead: Lead | None, language: str | None, utterance_samples: int,
            margin_frames: int) -> Lead | None:
     """The lead, if the final is decoded in its language and the two fit Whisper's 30 s
     window (with the encoder's margin); else None."""
-    if lead is None or language != lead.language:
-        return None
-    room = (MAX_FRAMES - margin_frames) * (SAMPLE_RATE // FRAMES_PER_SECOND)
-    return lead if lead.samples + utterance_samples <= room else None
+    return chained([lead], language, utterance_samples, margin_frames)[0] if lead else None
 
 
 def chained(leads: list[Lead], language: str | None, utterance_samples: int,
-            margin_frames: int) -> tuple[Lead | None, str]:
+            margin_frames: int, newest_only: bool = False) -> tuple[Lead | None, str]:
     """The speaker's last utterances' leads (oldest first) as one lead, the pause between
     two cut to the lead's gap: as many of the newest as fit Whisper's window with the
-    utterance (see usable). Returns it with the text of those left out, which belongs at the
-    end of the decoder's prompt. None where the newest does not fit or is in another language.
+    utterance (only the newest with `newest_only`, under load). Returns it with the text of
+    those left out, which belongs at the end of the decoder's prompt. None where the newest
+    does not fit or is in another language.
 
     One utterance's lead is a sentence or two; an offline decode hears up to 30 s. On the
     material cut at its own sentence boundaries (es, fr, de, it, pt), leads of up to 6, 12
@@ -73,15 +72,15 @@ def chained(leads: list[Lead], language: str | None, utterance_samples: int,
     room = (MAX_FRAMES - margin_frames) * (SAMPLE_RATE // FRAMES_PER_SECOND)
     kept: list[Lead] = []
     total = utterance_samples
-    for lead in reversed(leads):
+    for lead in reversed(leads[-1:] if newest_only else leads):
         total += lead.samples  # each lead's samples count the gap after it
         if lead.language != language or total > room:
             break
         kept.insert(0, lead)
     if not kept:
         return None, ""
-    joiner = "" if kept[0].language in CHARACTER_SCRIPTS else " "
-    left_out = joiner.join(lead.text for lead in leads[:len(leads) - len(kept)])
+    left_out = join_units([lead.text for lead in leads[:len(leads) - len(kept)]],
+                          kept[0].language)
     return _joined_leads(kept), left_out
 
 
@@ -102,8 +101,8 @@ def _joined_leads(leads: list[Lead]) -> Lead:
         return leads[0]
     gap = np.zeros(LEAD_GAP_SAMPLES, np.float32)
     audio = np.concatenate([part for lead in leads for part in (lead.audio, gap)][:-1])
-    joiner = "" if leads[0].language in CHARACTER_SCRIPTS else " "
-    return Lead(audio, joiner.join(lead.text for lead in leads), leads[0].language)
+    return Lead(audio, join_units([lead.text for lead in leads], leads[0].language),
+                leads[0].language)
 
 
 def _split_at(text: str, words: tuple[Word, ...], first: int, joiner: str

@@ -373,8 +373,8 @@ class Recognizer:
             return
         # All of it is: the earlier utterances' leads go on before it, as far as fits.
         self._leads, older = within([*self._leads, newest], self.options.lead_seconds)
-        for dropped in older:
-            self._lead_context = _joined(self._lead_context, dropped.text, lang)
+        self._lead_context = _joined(self._lead_context,
+                                     join_units([lead.text for lead in older], lang), lang)
 
     def forget_context(self) -> None:
         """Decode the next utterance without what the speaker said before as its prompt."""
@@ -599,17 +599,14 @@ class Recognizer:
         # last rung of load shedding goes without it.
         plan = self._plan()
         # Under load only the last utterance's lead (the chain's earlier words: prompt).
-        leads = self._leads if plan.chain else self._leads[-1:]
-        lead, left_out = chained(leads, language, len(audio), options.margin_frames) \
+        lead, left_out = chained(self._leads, language, len(audio), options.margin_frames,
+                                 newest_only=not plan.chain) \
             if utterance.shown and plan.lead else (None, "")
         transcript = None
         if lead is not None:
-            before = [old.text for old in self._leads[:len(self._leads) - len(leads)]]
-            prompt = self._lead_context
-            for text in [*before, left_out]:
-                prompt = _joined(prompt, text, lead.language)
             transcript = await self._decode("asr_final", audio, replace(
-                options, lead=lead, context=prompt))
+                options, lead=lead,
+                context=_joined(self._lead_context, left_out, lead.language)))
             if transcript.language_probs and next(iter(transcript.language_probs)) != \
                     lead.language:
                 # Detection hears another language in this utterance than in the lead: the
