@@ -210,7 +210,8 @@ def join_janus(args: argparse.Namespace) -> int:
         url=url, room=room, pin=args.pin or file.get("pin") or None,
         api_secret=args.secret or file.get("api_secret") or None,
         token=args.token or file.get("token") or None, targets=targets,
-        allowed=config.asr_allowed, turn=config.turn, phrases=config.phrases)
+        allowed=config.asr_allowed, turn=config.turn, phrases=config.phrases,
+        lead_seconds=config.asr_lead_seconds)
     def say(message: str) -> None:
         print(f"interpres: {message}", file=sys.stderr)
 
@@ -320,7 +321,8 @@ def translate(args: argparse.Namespace) -> int:
                     raise CliError(str(error)) from None
         options = PipelineOptions(
             recognizer=RecognizerOptions(language=source, allowed=allowed,
-                                         phrases=config.phrases),
+                                         phrases=config.phrases,
+                                         lead_seconds=config.asr_lead_seconds),
             interpreter=InterpreterOptions(targets=targets, speech=not args.no_speech,
                                            phrases=config.phrases))
         job = FileJob(input=args.input, out_dir=out_dir, options=options, realtime=realtime,

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot import config_file, languages
 from bot.auth import load_secret
-from bot.config_file import CoquiVoiceModel, TranslationModel
+from bot.config_file import LEAD_SECONDS, CoquiVoiceModel, TranslationModel
 from bot.phrases import Phrase
 from bot.turn import MAX_TTL, TurnServer
 
@@ -47,6 +47,9 @@ class Config:
     # to the finals' (WhisperEngine background_nice). Off by default: three speakers on two
     # cores measured 1.95, 2.52 and 2.77 s final p95 with it, 1.98-2.05 s without.
     asr_interim_copy: bool = False
+    # A final decode first hears up to this much of the speaker's last utterances (see
+    # bot.pipeline.lead): more is more accurate and slower (README, "Latency").
+    asr_lead_seconds: float = LEAD_SECONDS
     # Local addresses offered as ICE host candidates; empty: every interface.
     ice_addresses: tuple[str, ...] = ()
     # Audio packets the server's receivers buffer before playing (20 ms each; aiortc: 4).
@@ -122,6 +125,7 @@ class Config:
             asr_threads=_count("INTERPRES_ASR_THREADS", asr.get("threads", "0")),
             asr_interim_copy=_switch("INTERPRES_ASR_INTERIM_COPY",
                                      asr.get("interim_copy", "off")),
+            asr_lead_seconds=_lead_seconds(asr.get("lead_seconds", str(LEAD_SECONDS))),
             voices_dir=env("INTERPRES_VOICES_DIR", piper_dir),
             config_file=file.path if path else None,
             models_dir=Path(models_dir).expanduser() if models_dir else file.models_dir,
@@ -165,6 +169,18 @@ def _switch(variable: str, from_file: str) -> bool:
     if text in ("off", "0", "false", "no"):
         return False
     raise config_file.ConfigError(f"{variable} is {text!r}; use on or off")
+
+
+def _lead_seconds(from_file: str) -> float:
+    """INTERPRES_LEAD_SECONDS over the file's [asr] lead_seconds (checked there)."""
+    text = os.environ.get("INTERPRES_LEAD_SECONDS", "").strip()
+    if not text:
+        return float(from_file)
+    value = config_file.lead_seconds(text)
+    if value is None:
+        raise config_file.ConfigError(f"INTERPRES_LEAD_SECONDS is {text!r}; "
+                                      f"{config_file.LEAD_SECONDS_HELP}")
+    return value
 
 
 def _cluster(table: dict[str, Any]) -> dict[str, Any]:

@@ -158,7 +158,8 @@ class State:
         return JanusOptions(
             url=janus["url"], room=0, api_secret=janus.get("api_secret") or None,
             token=janus.get("token") or None, allowed=self.config.asr_allowed,
-            turn=self.config.turn, phrases=self.config.phrases)
+            turn=self.config.turn, phrases=self.config.phrases,
+            lead_seconds=self.config.asr_lead_seconds)
 
     def leave_after(self) -> float:
         return float(self.config.janus.get("leave_after", LEAVE_AFTER))
@@ -432,7 +433,8 @@ async def offer(request: Request) -> Response:
     room = state.rooms.get(room_name, lambda n: LocalRoom(
         n, engines, state.store, set(state.listen), set(state.speak),
         on_empty=state.rooms.discard, heartbeat_timeout=state.config.heartbeat_timeout,
-        allowed_languages=state.config.asr_allowed, phrases=state.room_phrases(n)))
+        allowed_languages=state.config.asr_allowed, phrases=state.room_phrases(n),
+        lead_seconds=state.config.asr_lead_seconds))
     # No ICE servers unless configured: aiortc would otherwise reach for a public STUN server.
     pc = RTCPeerConnection(RTCConfiguration(
         iceServers=aiortc_servers(state.config.turn, "interpres-bot")))

@@ -29,6 +29,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from bot import languages
+from bot.config_file import LEAD_SECONDS
 from bot.events import Activity, Caption, Event, Speaker, SpeechAudio
 from bot.janus.api import JanusError, JanusSession, JanusUnreachable
 from bot.janus.peers import (
@@ -73,6 +74,8 @@ class JanusOptions:
     turn: TurnServer | None = None
     # The phrase list ([[phrases]] of interpres.toml).
     phrases: tuple[Phrase, ...] = ()
+    # See RecognizerOptions ([asr] lead_seconds).
+    lead_seconds: float = LEAD_SECONDS
 
 
 @dataclass
@@ -376,8 +379,8 @@ class JanusRoom:
         phrases = self.options.phrases
         options = PipelineOptions(recognizer=RecognizerOptions(
                                       language=self.declared.get(stream.feed),
-                                                               allowed=self._candidates(),
-                                                               phrases=phrases),
+                                      allowed=self._candidates(), phrases=phrases,
+                                      lead_seconds=self.options.lead_seconds),
                                   interpreter=InterpreterOptions(
                                       targets=tuple(sorted(self.feeds)), phrases=phrases))
         pipeline = SpeakerPipeline(Speaker(f"f{stream.feed}", name), self.engines, options,

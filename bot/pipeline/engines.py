@@ -53,7 +53,8 @@ def load_whisper(config: Config, say: Callable[[str], None] = lambda message: No
     model_dir = resolve_asr_model(config.asr_model, models_dir=config.model_root)
     lanes, threads = config.recognition_lanes()
     say(f"loading Whisper {config.asr_model} ({config.asr_device}, {config.asr_compute_type}, "
-        f"{lanes} decode(s) at once, {threads} thread(s) each)")
+        f"{lanes} decode(s) at once, {threads} thread(s) each; finals hear "
+        f"{config.asr_lead_seconds:g} s of lead)")
     # With lanes on a CPU, interims decode on a copy whose threads yield to the finals'.
     background = INTERIM_NICE if (lanes > 1 and config.asr_device == "cpu"
                                   and config.asr_interim_copy) else None

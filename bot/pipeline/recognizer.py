@@ -24,6 +24,7 @@ from bot.asr.load import LoadPlan
 from bot.asr.scheduler import Dropped, RecognitionScheduler
 from bot.asr.vad import StreamingVad
 from bot.asr.whisper import DecodeOptions, Lead, Transcript, WhisperEngine
+from bot.config_file import LEAD_SECONDS
 from bot.events import Activity, Caption, Notice, Speaker, Word
 from bot.languages import CHARACTER_SCRIPTS
 from bot.phrases import Phrase, canonical, hotwords
@@ -147,7 +148,7 @@ class RecognizerOptions:
     shed_load: bool = True
     max_backlog: float = 1.5
     correction_prob: float = 0.0
-    lead_seconds: float = 12.0
+    lead_seconds: float = LEAD_SECONDS
     segmenter: SegmenterOptions = field(default_factory=SegmenterOptions)
     phrases: tuple[Phrase, ...] = ()
 
@@ -176,6 +177,9 @@ class Utterance:
     # An interim of it wrote out the speaker's earlier text (agreement.repeats_context):
     # its later interims go without that prompt (the final checks its own decode).
     fresh: bool = False
+    # One of those later interims, decoded without the prompt, read the same earlier words
+    # again: the speaker said them again, and a final that reads them is no copy.
+    said_again: bool = False
 
 
 @dataclass(frozen=True)
@@ -549,10 +553,13 @@ class Recognizer:
         text = canonical(trim_doubled(trim_repetition(transcript.text)), self.options.phrases)
         if rejection(transcript, length, lang) in {"empty", "repetitive", "outro", "no-speech"}:
             return []
-        if not utterance.fresh and repeats_context(split_units(text, lang), self._context, lang):
-            log.debug("interim of %s copies its prompt: %r", self.speaker.id, text[:200])
-            utterance.fresh = True
-            return []
+        if repeats_context(split_units(text, lang), self._context, lang):
+            if utterance.fresh:  # decoded without the prompt: it is what was said
+                utterance.said_again = True
+            else:
+                log.debug("interim of %s copies its prompt: %r", self.speaker.id, text[:200])
+                utterance.fresh = True
+                return []
         committed = ""
         shown = capitalized(text)
         if utterance.language == lang:
@@ -624,7 +631,8 @@ class Recognizer:
                       transcript.text[-80:], alone.text[-80:])
             if alone.words and alone.words[-1].end > transcript.words[-1].end + STOPS_SHORT / 2:
                 transcript = alone
-        if options.context and self._misled(transcript, len(audio) / RATE):
+        if options.context and self._misled(transcript, len(audio) / RATE,
+                                            utterance.said_again):
             # As faster-whisper resets its prompt when a decode falls back: the prompt (and
             # the lead) pulled the decode away from the audio; read it on its own.
             log.debug("final of %s misled by its prompt: %r", self.speaker.id,
@@ -639,12 +647,14 @@ class Recognizer:
             return {"context": "", "context_language": None}
         return {"context": self._context, "context_language": self._context_language}
 
-    def _misled(self, transcript: Transcript, seconds: float) -> bool:
-        """Whether a decode with the speaker's earlier text as prompt copied that text out,
-        or looped (rejected as repetitive), rather than read the audio."""
+    def _misled(self, transcript: Transcript, seconds: float, said_again: bool) -> bool:
+        """Whether a decode with the speaker's earlier text as prompt copied that text out
+        (unless interims without the prompt heard those words `said_again`), or looped
+        (rejected as repetitive), rather than read the audio."""
         return (rejection(transcript, seconds, transcript.language) == "repetitive"
-                or repeats_context(split_units(transcript.text, transcript.language),
-                                   self._context, transcript.language))
+                or not said_again and repeats_context(
+                    split_units(transcript.text, transcript.language), self._context,
+                    transcript.language))
 
     async def _final_overruled(self, transcript: Transcript, audio: np.ndarray,
                                options: DecodeOptions) -> tuple[Transcript, str]:

@@ -22,6 +22,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from bot import profanity
+from bot.config_file import LEAD_SECONDS
 from bot.events import Activity, Caption, Event, Notice, Speaker, SpeechAudio
 from bot.limits import RateLimiter
 from bot.phrases import Phrase, to_json
@@ -57,10 +58,12 @@ class LocalRoom:
                  on_empty: Callable[[LocalRoom], None] | None = None,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
                  allowed_languages: tuple[str, ...] = (),
-                 phrases: tuple[Phrase, ...] = ()) -> None:
+                 phrases: tuple[Phrase, ...] = (),
+                 lead_seconds: float = LEAD_SECONDS) -> None:
         """`allowed_languages`: what automatic detection may always choose, besides the
         languages the room's people speak and listen to (INTERPRES_ALLOWED_LANGUAGES).
-        `phrases`: the room's phrase list (see bot.phrases)."""
+        `phrases`: the room's phrase list (see bot.phrases). `lead_seconds`: see
+        RecognizerOptions."""
         self.name = name
         self.engines = engines
         self.store = store
@@ -70,6 +73,7 @@ class LocalRoom:
         self.heartbeat_timeout = heartbeat_timeout
         self.allowed_languages = allowed_languages
         self.phrases = phrases
+        self.lead_seconds = lead_seconds
         self.participants: dict[str, Participant] = {}
         self._ids = itertools.count(1)
         self._clock = wall_clock()
@@ -109,7 +113,8 @@ class LocalRoom:
             speaker = Speaker(pid, name)
             options = PipelineOptions(
                 recognizer=RecognizerOptions(language=None if speak == "auto" else speak,
-                                             phrases=self.phrases),
+                                             phrases=self.phrases,
+                                             lead_seconds=self.lead_seconds),
                 interpreter=InterpreterOptions(targets=self._targets(extra=listen),
                                                phrases=self.phrases))
             participant.pipeline = SpeakerPipeline(speaker, self.engines, options,

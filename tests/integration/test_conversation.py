@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.clips import normalise
+from bench.clips import clip, normalise
 from bench.material import build_material
 from bot.audio_io import read_audio
 from bot.events import Caption
@@ -137,3 +137,29 @@ def test_no_final_writes_out_what_the_speaker_said_before(engines, material):
     copies = [c.text for i, c in enumerate(captions) if repeats_context(
         split_units(c.text, "de"), " ".join(e.text for e in captions[:i]), "de")]
     assert not copies
+
+
+def test_a_sentence_said_again_is_no_copy_and_is_decoded_once(engines, monkeypatch):
+    """A speaker who says the same sentence again (a question repeated; bench.capacity's
+    looping clips) reads like a copy of the prompt, and every such final used to be decoded
+    a second time without it. Interims decoded without the prompt hear the sentence again:
+    then the final stands as decoded."""
+    sentence = read_audio(clip("en_leopard_test").path)
+    gap = np.zeros(24000, np.float32)
+    audio = np.concatenate([sentence, gap, sentence, gap, sentence, gap])
+    plain = []  # final-quality decodes with neither the speaker's earlier text nor a lead
+    transcribe_batch = engines.asr.transcribe_batch
+
+    def counting(items, *args, **kwargs):
+        plain.extend(1 for _, options in items if options.word_timestamps
+                     and not options.context and options.lead is None)
+        return transcribe_batch(items, *args, **kwargs)
+
+    monkeypatch.setattr(engines.asr, "transcribe_batch", counting)
+    captions = finals(run_pipeline(engines, audio, language="en"))
+    print("said again: " + " | ".join(c.text for c in captions))
+    assert len(captions) == 3
+    assert all("quilter" in normalise(c.text) and "gospel" in normalise(c.text)
+               for c in captions), [c.text for c in captions]
+    # The first utterance has nothing before it; the two after it were not read again.
+    assert len(plain) == 1, len(plain)

@@ -308,7 +308,8 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
     from tests.rtc_client import post_json
     from tests.server_runner import running_server
 
-    config = replace(loopback_config(), ice_addresses=(), janus={
+    # A lead other than the default: the server's setting reaches the bot's talkers.
+    config = replace(loopback_config(), ice_addresses=(), asr_lead_seconds=9.0, janus={
         "url": janus.url, "api_secret": API_SECRET, "leave_after": 4.0})
 
     def fetch(address: str) -> tuple[int, str]:
@@ -362,6 +363,7 @@ def test_the_server_puts_the_interpreter_in_a_room_on_a_pages_request(janus: Jan
                 ana.send({"type": "speak", "lang": "en", "feed": ana.feed_id})
                 await wait_for(lambda: bot.talkers[ana.feed_id].pipeline.recognizer.options
                                .language == "en", 5, "Ana's declared language")
+                assert bot.talkers[ana.feed_id].pipeline.recognizer.options.lead_seconds == 9.0
                 bruno = Participant(janus.url, ROOM, "Bruno", voice("es_leopard"), delay=4.0)
                 await bruno.publish()
                 await wait_for(lambda: bruno.channel.readyState == "open", 10, "his channel")

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import urllib.request
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -81,7 +82,8 @@ def test_spanish_speaker_reaches_english_listener(engines, tmp_path):
 
 def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines):
     async def main() -> None:
-        app = create_app(loopback_config(), engines=engines)
+        # A lead other than the default: the server's setting reaches its speakers.
+        app = create_app(replace(loopback_config(), asr_lead_seconds=7.5), engines=engines)
         async with running_server(app) as url:
             baseline_tasks = len(asyncio.all_tasks())
             state = app.state.interpres
@@ -104,6 +106,8 @@ def test_listen_switches_captions_and_audio_and_leaving_frees_everything(engines
             assert energy_after(bob.interpretation, en_at) > 0.5
             room = state.rooms.rooms["switch"]
             assert room.participants[bob.participant].listen == "en"
+            assert room.participants[ana.participant].pipeline.recognizer.options \
+                .lead_seconds == 7.5
             assert len(room.participants) == 2
             await ana.close()
             await bob.close()

@@ -103,7 +103,10 @@ def test_no_file_is_the_embedded_default(monkeypatch) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("[asr]\nmodle = 'small'\n", r"\[asr\] modle is not a known setting here; known: "
                                  "allowed, compute_type, device, interim_copy, interim_model, "
-                                 "lanes, model, threads"),
+                                 "lanes, lead_seconds, model, threads"),
+    ("[asr]\nlead_seconds = 45\n", r"\[asr\] lead_seconds is 45; use seconds from 0 \(no lead\) "
+                                     "to 30"),
+    ("[asr]\nlead_seconds = '12'\n", r"\[asr\] lead_seconds is '12'; use seconds"),
     ("[asr]\ninterim_copy = 'no'\n", r"\[asr\] interim_copy must be true or false"),
     ("[asr]\nlanes = 0\n", r"\[asr\] lanes is 0; use a whole number from 1"),
     ("[asr]\nthreads = '2'\n", r"\[asr\] threads is '2'; use a whole number from 1"),
@@ -248,3 +251,22 @@ def test_the_interim_copy_is_off_unless_the_file_or_the_environment_turn_it_on(t
     monkeypatch.setenv("INTERPRES_ASR_INTERIM_COPY", "maybe")
     with pytest.raises(ConfigError, match="INTERPRES_ASR_INTERIM_COPY is 'maybe'; use on or off"):
         Config.from_env()
+
+
+def test_the_lead_is_12_s_unless_the_file_or_the_environment_say_otherwise(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.delenv("INTERPRES_LEAD_SECONDS", raising=False)
+    path = write(tmp_path, "")
+    monkeypatch.setenv("INTERPRES_CONFIG", str(path))
+    assert Config.from_env().asr_lead_seconds == 12.0
+    path.write_text("[asr]\nlead_seconds = 20\n")
+    assert Config.from_env().asr_lead_seconds == 20.0
+    path.write_text("[asr]\nlead_seconds = 0\n")
+    assert Config.from_env().asr_lead_seconds == 0.0
+    monkeypatch.setenv("INTERPRES_LEAD_SECONDS", "6.5")
+    assert Config.from_env().asr_lead_seconds == 6.5
+    for wrong in ("-1", "31", "twelve", "nan"):
+        monkeypatch.setenv("INTERPRES_LEAD_SECONDS", wrong)
+        with pytest.raises(ConfigError, match=f"INTERPRES_LEAD_SECONDS is '{wrong}'; use "
+                                              r"seconds from 0 \(no lead\) to 30"):
+            Config.from_env()
