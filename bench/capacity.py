@@ -47,6 +47,7 @@ from bench.room import free_port, start_server
 from bot.audio_io import read_audio
 from bot.client import ClipTrack
 from bot.client import RoomClient as Client
+from bot.config import Config
 from bot.metrics import ProcessStats, histogram_quantile, parse
 from bot.rtc.ice import restrict_host_addresses
 from bot.rtc.tracks import FRAME, PacedTrack
@@ -68,6 +69,12 @@ COUNTERS = {
     "dropped_caption_messages": "interpres_dropped_caption_messages_total",
 }
 
+
+
+def lead_seconds() -> float:
+    """The lead the server runs with: it reads the same file and environment (finals cost
+    about twice as much with a 12 s lead as without; see [asr] lead_seconds)."""
+    return Config.from_env().asr_lead_seconds
 
 class LoopTrack(PacedTrack):
     """Plays 48 kHz int16 samples again and again with `gap` seconds of silence between,
@@ -330,7 +337,7 @@ async def run(listener_count: int, languages: list[str], seconds: float,
                      f"{GROWTH_LIMIT} s above first-half, no input audio dropped",
         "config": {"listeners": listener_count, "languages": languages, "rooms": rooms,
                    "step_seconds": seconds, "max_speakers": max_speakers,
-                   "clips": CLIPS[:max_speakers * rooms]},
+                   "clips": CLIPS[:max_speakers * rooms], "lead_seconds": lead_seconds()},
         "steps": steps,
         "note": "clients (speakers and listeners) run in the bench process: client_cpu_percent "
                 "is that process; server_cpu_percent is the server process alone",
@@ -440,7 +447,8 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
     return {
         "config": {"listeners": listener_count, "languages": languages,
                    "speakers": speaker_count, "minutes": minutes,
-                   "warmup_minutes": warmup_minutes, "clips": CLIPS[:speaker_count]},
+                   "warmup_minutes": warmup_minutes, "clips": CLIPS[:speaker_count],
+                   "lead_seconds": lead_seconds()},
         "rss_mb": {"after_warmup": settled[0][1] if settled else None,
                    "end": samples[-1]["rss_mb"] if samples else None,
                    "max": max((s["rss_mb"] for s in samples), default=None),
