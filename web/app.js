@@ -113,9 +113,29 @@ function defaultListen(codes) {
   return codes.includes("en") ? "en" : codes[0];
 }
 
+// While the server loads its models, /api/languages answers 503 with Retry-After: wait and
+// ask again, so a page opened during a restart fills itself in instead of needing a reload.
+async function languagesWhenReady() {
+  for (;;) {
+    const response = await fetch("/api/languages");
+    if (response.status !== 503) return response;
+    const seconds = Math.min(30, Math.max(1, Number(response.headers.get("Retry-After")) || 5));
+    showLandingStatus(`The interpreter is starting (loading its models). Trying again in ${seconds} s…`);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
+}
+
+function showLandingStatus(text) {
+  const box = $("landing-status");
+  box.textContent = text;
+  box.hidden = !text;
+  $("join").disabled = Boolean(text);
+}
+
 async function loadLanguages() {
   try {
-    const response = await fetch("/api/languages");
+    const response = await languagesWhenReady();
+    showLandingStatus("");
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();
     languages = {
@@ -123,6 +143,7 @@ async function loadLanguages() {
       listen: Array.isArray(body.listen) ? body.listen : [],
     };
   } catch (err) {
+    showLandingStatus("");
     showLandingError(`Could not load the list of languages (${err.message}). Reload to try again.`);
     languages = { speak: [], listen: [{ code: "en", name: "English" }] };
   }

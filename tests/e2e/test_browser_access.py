@@ -1,4 +1,5 @@
-"""The page with join tokens, in real Chromium: an invitation link fills and locks the form,
+"""The page with join tokens, in real Chromium: a page opened while the models load waits
+for them, an invitation link fills and locks the form,
 a listen-only guest joins without a microphone and reads the others, a page without a token
 is told why it cannot join, and a browser killed outright is released within 10 s."""
 
@@ -61,12 +62,24 @@ def test_invitations_listen_only_and_a_killed_browser(engines, tmp_path):
             errors: list[str] = []
             bob.on("pageerror", lambda error: errors.append(str(error)))
 
-            # Without a token the page says what to do.
+            # A page opened while the server loads its models (as after a restart) says so,
+            # keeps Join off, and fills itself in once the models are ready.
+            ready = app.state.interpres.ready
+            ready.clear()
             stranger = await (await bob_browser.new_context()).new_page()
             await stranger.goto(f"{url}/?room=board")
-            await stranger.fill("#name", "Stranger")
+            await stranger.locator("#landing-status").filter(
+                has_text="loading its models").wait_for(timeout=10000)
+            assert await stranger.is_disabled("#join")
+            assert await stranger.is_hidden("#landing-error")
+            ready.set()
             await stranger.wait_for_function(
-                "document.querySelectorAll('#listen option').length > 1")
+                "document.querySelectorAll('#listen option').length > 1", timeout=15000)
+            assert await stranger.is_hidden("#landing-status")
+            assert await stranger.is_enabled("#join")
+
+            # Without a token the page says what to do.
+            await stranger.fill("#name", "Stranger")
             await stranger.click("#join")
             await stranger.locator("#landing-error").filter(
                 has_text="join token is required").wait_for(timeout=10000)
