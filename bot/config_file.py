@@ -89,6 +89,13 @@ _ASR_LISTS = {"allowed"}
 _ASR_COUNTS = {"lanes", "threads"}
 _ASR_SWITCHES = {"interim_copy"}
 _ASR_SECONDS = {"lead_seconds"}
+# A final decode first hears up to this much of the speaker's last utterances: 12 s kept
+# utterance end -> final p95 under 2 s on a 3-minute monologue (1.48 s); 20 s was more
+# accurate (-1.4 WER points on our material) but 2.28 s (README, "Accuracy").
+LEAD_SECONDS = 12.0
+# Whisper hears 30 s at once: a longer lead could never be used whole.
+MAX_LEAD_SECONDS = 30.0
+LEAD_SECONDS_HELP = f"use seconds from 0 (no lead) to {MAX_LEAD_SECONDS:g}, e.g. 12"
 _TRANSLATION = {"path", "layout", "source", "target", "languages", "device", "compute_type",
                 "beam_size"}
 _VOICES = {"piper_dir", "coqui"}
@@ -283,17 +290,6 @@ class _Table:
             return tuple(dict.fromkeys(languages.normalize(v) for v in value))
         except languages.UnknownLanguage as error:
             raise self.error(key, f"has a language Interpres does not know: {error}") from None
-
-
-# A final decode first hears up to this much of the speaker's last utterances: 12 s kept
-# utterance end -> final p95 under 2 s on a 3-minute monologue (1.48 s); 20 s was more
-# accurate (-1.4 WER points on our material) but 2.28 s (README, "Accuracy").
-LEAD_SECONDS = 12.0
-# Whisper hears 30 s at once: a longer lead could never be used whole.
-MAX_LEAD_SECONDS = 30.0
-
-
-LEAD_SECONDS_HELP = f"use seconds from 0 (no lead) to {MAX_LEAD_SECONDS:g}, e.g. 12"
 
 
 def lead_seconds(text: str) -> float | None:

@@ -135,7 +135,6 @@ function showLandingStatus(text) {
 async function loadLanguages() {
   try {
     const response = await languagesWhenReady();
-    showLandingStatus("");
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await response.json();
     languages = {
@@ -143,9 +142,10 @@ async function loadLanguages() {
       listen: Array.isArray(body.listen) ? body.listen : [],
     };
   } catch (err) {
-    showLandingStatus("");
     showLandingError(`Could not load the list of languages (${err.message}). Reload to try again.`);
     languages = { speak: [], listen: [{ code: "en", name: "English" }] };
+  } finally {
+    showLandingStatus("");
   }
   const speakOptions = [{ code: "auto", name: "Detect automatically" }, ...languages.speak];
   const listenCodes = languages.listen.map((l) => l.code);

@@ -51,13 +51,6 @@ def next_lead(transcript: Transcript, audio: np.ndarray, seconds: float
     return lead, before
 
 
-def usable(lead: Lead | None, language: str | None, utterance_samples: int,
-           margin_frames: int) -> Lead | None:
-    """The lead, if the final is decoded in its language and the two fit Whisper's 30 s
-    window (with the encoder's margin); else None."""
-    return chained([lead], language, utterance_samples, margin_frames)[0] if lead else None
-
-
 def chained(leads: list[Lead], language: str | None, utterance_samples: int,
             margin_frames: int, newest_only: bool = False) -> tuple[Lead | None, str]:
     """The speaker's last utterances' leads (oldest first) as one lead, the pause between

@@ -14,7 +14,7 @@ from bot.asr.whisper import (
     heard,
 )
 from bot.events import Word
-from bot.pipeline.lead import chained, next_lead, usable, within
+from bot.pipeline.lead import chained, next_lead, within
 
 
 def transcript(words: list[tuple[float, float, str]], language: str = "es") -> Transcript:
@@ -65,11 +65,11 @@ def test_characters_join_without_spaces():
 
 def test_a_lead_is_used_in_its_language_and_within_the_window():
     lead = Lead(np.zeros(5 * SAMPLE_RATE, np.float32), "será mañana.", "es")
-    assert usable(lead, "es", 10 * SAMPLE_RATE, 400) is lead
-    assert usable(lead, "en", 10 * SAMPLE_RATE, 400) is None
-    assert usable(None, "es", 10 * SAMPLE_RATE, 400) is None
+    assert chained([lead], "es", 10 * SAMPLE_RATE, 400)[0] is lead
+    assert chained([lead], "en", 10 * SAMPLE_RATE, 400)[0] is None
+    assert chained([], "es", 10 * SAMPLE_RATE, 400)[0] is None
     # 5.3 s of lead and 21 s of utterance do not fit 30 s less a 4 s margin.
-    assert usable(lead, "es", 21 * SAMPLE_RATE, 400) is None
+    assert chained([lead], "es", 21 * SAMPLE_RATE, 400)[0] is None
 
 
 def test_the_encoder_hears_the_lead_first_and_batches_by_that_length():
