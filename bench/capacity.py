@@ -4,12 +4,16 @@
                              [--min-speakers 1] [--max-speakers 4] [--rooms 1] [--quick]
                              [--out bench/results/capacity.json]
     python -m bench.capacity --soak-minutes 30 --max-speakers 2 [--warmup-minutes 5]
+    python -m bench.capacity --speech MATERIAL/manifest.tsv ...  (speakers loop its files)
 
 Starts `interpres serve` as a subprocess (ICE on loopback, transcripts off) and real aiortc
 clients in this process, niced below the server (they would be on other machines): a fixed
 set of silent listeners spread over the rooms (--rooms, one by default) and the listen
 languages, then steps of N = 1, 2, ... speakers in every room, each looping a different clip
-from ../shared/audio with about 1 s of silence between plays (speak "auto"). Per step:
+from ../shared/audio with about 1 s of silence between plays (speak "auto"); with --speech,
+the files of that manifest in its order instead (long talks made by `python -m
+bench.material`: each speaker says varied sentences with their pauses, as in a meeting,
+rather than one sentence again and again). Per step:
 utterance end -> final caption at each listener of the speaker's room (p50, p95, first half
 against second half of the step, to see a backlog grow), interim source captions per
 speaker per second, the shed and dropped counters and the recognition scheduler's queue
@@ -43,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.accuracy import ManifestError, read_manifest
 from bench.room import free_port, start_server
 from bot.audio_io import read_audio
 from bot.client import ClipTrack
@@ -276,23 +281,40 @@ async def run_step(url: str, pid: int, n: int, rooms: dict[str, list[Client]],
     }
 
 
+@dataclass(frozen=True)
+class Speech:
+    """What the speakers say: one file each, in order (48 kHz int16), and their names."""
+    names: list[str]
+    samples: list[np.ndarray]
+
+
+def shared_clips() -> Speech:
+    return Speech(list(CLIPS), [to_int16_48k(read_audio(AUDIO / name), 16000)
+                                for name in CLIPS])
+
+
+def manifest_speech(path: Path) -> Speech:
+    """The files of a manifest (bench.accuracy's format), checked the same way."""
+    rows = read_manifest(path)
+    return Speech([row.file for row in rows], [to_int16_48k(row.audio, 16000) for row in rows])
+
+
 @dataclass
 class Bench:
     server: subprocess.Popen
     url: str
-    speech: list[np.ndarray]  # the clips, 48 kHz int16
+    speech: list[np.ndarray]  # one per speaker in turn, 48 kHz int16
     listeners: list[Client]
     rooms: dict[str, list[Client]]  # the same listeners, by room
 
 
 @contextlib.asynccontextmanager
 async def serving(listener_count: int, languages: list[str], room: str | list[str],
-                  nice: bool = True) -> AsyncIterator[Bench]:
+                  speech: Speech, nice: bool = True) -> AsyncIterator[Bench]:
     """The server as a subprocess and `listener_count` silent listeners spread over the
     rooms, each room getting every listen language in turn."""
     rooms = [room] if isinstance(room, str) else room
     restrict_host_addresses(["127.0.0.1"])
-    speech = [to_int16_48k(read_audio(AUDIO / name), 16000) for name in CLIPS]
     port = free_port()
     server = start_server(port)
     if nice:
@@ -307,7 +329,7 @@ async def serving(listener_count: int, languages: list[str], room: str | list[st
         for listener in listeners:
             await listener.join()
         await wait_open(listeners)
-        yield Bench(server, url, speech, listeners, by_room)
+        yield Bench(server, url, speech.samples, listeners, by_room)
         for listener in listeners:
             await listener.close()
     finally:
@@ -316,13 +338,15 @@ async def serving(listener_count: int, languages: list[str], room: str | list[st
 
 
 async def run(listener_count: int, languages: list[str], seconds: float,
-              max_speakers: int, min_speakers: int = 1, rooms: int = 1) -> dict:
+              max_speakers: int, min_speakers: int = 1, rooms: int = 1,
+              speech: Speech | None = None) -> dict:
     steps: list[dict] = []
     names = ["capacity"] if rooms == 1 else [f"capacity-{r + 1}" for r in range(rooms)]
     # Captions are what is measured: decoding every received track in this one process
     # starved its event loop at two speakers, and the receive times it took went late.
     discard_received_audio()
-    async with serving(listener_count, languages, names) as bench:
+    speech = speech or shared_clips()
+    async with serving(listener_count, languages, names, speech) as bench:
         for n in range(min_speakers, max_speakers + 1):
             print(f"step: {n} speaker(s) in each of {rooms} room(s), {listener_count} "
                   f"listeners, {seconds:g} s…", file=sys.stderr)
@@ -337,7 +361,8 @@ async def run(listener_count: int, languages: list[str], seconds: float,
                      f"{GROWTH_LIMIT} s above first-half, no input audio dropped",
         "config": {"listeners": listener_count, "languages": languages, "rooms": rooms,
                    "step_seconds": seconds, "max_speakers": max_speakers,
-                   "clips": CLIPS[:max_speakers * rooms], "lead_seconds": lead_seconds()},
+                   "clips": speech.names[:max_speakers * rooms],
+                   "lead_seconds": lead_seconds()},
         "steps": steps,
         "note": "clients (speakers and listeners) run in the bench process: client_cpu_percent "
                 "is that process; server_cpu_percent is the server process alone",
@@ -380,14 +405,16 @@ def slope_per_minute(samples: list[tuple[float, float]]) -> float | None:
 
 
 async def run_soak(listener_count: int, languages: list[str], speaker_count: int,
-                   minutes: float, warmup_minutes: float, sample_seconds: float = 30.0) -> dict:
+                   minutes: float, warmup_minutes: float, sample_seconds: float = 30.0,
+                   speech: Speech | None = None) -> dict:
     """One long step: RSS, CPU and loop lag sampled every `sample_seconds`, final-caption
     latency per block of the run; RSS growth is the fitted slope after the warm-up."""
     samples: list[dict] = []
     discard_received_audio()
     # Not niced: over half an hour, niced clients starved by a burst fell behind on ICE
     # consent checks and were dropped, which made the load smaller than asked.
-    async with serving(listener_count, languages, "soak", nice=False) as bench:
+    speech = speech or shared_clips()
+    async with serving(listener_count, languages, "soak", speech, nice=False) as bench:
         server, url, listeners = bench.server, bench.url, bench.listeners
         speakers = [Client(url, "soak", f"S{i + 1}", "auto", listeners[0].listen,
                            mic=LoopTrack(bench.speech[i % len(bench.speech)], delay=0.5))
@@ -447,7 +474,7 @@ async def run_soak(listener_count: int, languages: list[str], speaker_count: int
     return {
         "config": {"listeners": listener_count, "languages": languages,
                    "speakers": speaker_count, "minutes": minutes,
-                   "warmup_minutes": warmup_minutes, "clips": CLIPS[:speaker_count],
+                   "warmup_minutes": warmup_minutes, "clips": speech.names[:speaker_count],
                    "lead_seconds": lead_seconds()},
         "rss_mb": {"after_warmup": settled[0][1] if settled else None,
                    "end": samples[-1]["rss_mb"] if samples else None,
@@ -529,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of ramping: hold --max-speakers speakers this long and "
                              "report RSS growth (after --warmup-minutes), CPU and latency")
     parser.add_argument("--warmup-minutes", type=float, default=5.0)
+    parser.add_argument("--speech", type=Path, default=None, metavar="MANIFEST",
+                        help="speakers loop this manifest's files in order (e.g. the long "
+                             "talks of `python -m bench.material DIR`) instead of the "
+                             "shared clips")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.out is None:
@@ -539,20 +570,25 @@ def main(argv: list[str] | None = None) -> int:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     if not languages or args.listeners < 1 or args.max_speakers < 1:
         parser.error("need at least one language, one listener and one speaker")
+    try:
+        speech = manifest_speech(args.speech) if args.speech else shared_clips()
+    except ManifestError as error:
+        parser.error(f"--speech: {error}")
     if args.soak_minutes:
         warmup = min(args.warmup_minutes, args.soak_minutes / 3)
         print(f"soak: {args.max_speakers} speaker(s), {args.listeners} listeners, "
               f"{args.soak_minutes:g} min (warm-up {warmup:g} min)…", file=sys.stderr)
         report = asyncio.run(run_soak(args.listeners, languages, args.max_speakers,
                                       args.soak_minutes, warmup,
-                                      sample_seconds=min(30.0, args.soak_minutes * 6)))
+                                      sample_seconds=min(30.0, args.soak_minutes * 6),
+                                      speech=speech))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(soak_table(report), file=sys.stderr)
         print(f"wrote {args.out}", file=sys.stderr)
         return 0
     report = asyncio.run(run(args.listeners, languages, args.step_seconds, args.max_speakers,
-                             min(args.min_speakers, args.max_speakers), args.rooms))
+                             min(args.min_speakers, args.max_speakers), args.rooms, speech))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report["steps"]), file=sys.stderr)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.clips import AUDIO_DIR
 from bot.metrics import LoopLag, ProcessStats, histogram_quantile, parse
 from bot.server import create_app
 from tests.conftest import loopback_config
@@ -208,14 +209,30 @@ def test_capacity_bench_quick(tmp_path):
 
 @pytest.mark.slow
 def test_capacity_soak_mode_quick(tmp_path):
+    # The speaker says what a manifest lists (--speech), here one shared clip by its path.
+    clip = AUDIO_DIR / "en_whisper_jfk.wav"
+    manifest = tmp_path / "speech.tsv"
+    manifest.write_text("file\tlanguage\treference_transcript\n"
+                        f"{clip}\ten\tAnd so my fellow Americans\n")
     out = tmp_path / "soak.json"
     done = subprocess.run([sys.executable, "-m", "bench.capacity", "--soak-minutes", "0.75",
                            "--warmup-minutes", "0.25", "--listeners", "2", "--max-speakers", "1",
-                           "--out", str(out)],
+                           "--speech", str(manifest), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
+    assert report["config"]["clips"] == [str(clip)]
     assert len(report["samples"]) >= 4 and all(s["rss_mb"] > 0 for s in report["samples"])
     assert report["rss_mb"]["slope_mb_per_min_after_warmup"] is not None
     assert report["final_latency_s"]["finals"] > 0
     assert "slope after warm-up" in done.stderr
+
+
+def test_capacity_bench_says_which_speech_file_it_cannot_use(tmp_path):
+    manifest = tmp_path / "speech.tsv"
+    manifest.write_text("file\tlanguage\treference_transcript\nmissing.wav\ten\thello\n")
+    done = subprocess.run([sys.executable, "-m", "bench.capacity", "--speech", str(manifest)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"line 2 (missing.wav): audio file not found: {tmp_path / 'missing.wav'}" \
+        in done.stderr
