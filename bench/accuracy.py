@@ -8,7 +8,8 @@ manifest's folder), `language` (ISO 639-1) and `reference_transcript`; other col
 ignored. Every clip goes through the real speaker pipeline at full speed with automatic
 language detection (so language ID is measured too; `--room en,es,fr` detects among a
 room's languages first, as the built-in room does); its final source captions are the
-streaming transcript. The offline transcript is one beam-5 decode of the whole clip with
+streaming transcript; its finals hear the lead the server would run with ([asr]
+lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS). The offline transcript is one beam-5 decode of the whole clip with
 faster-whisper's `transcribe()`, the manifest's language forced, on the same model. Both are
 scored with bench.metrics (WER, or CER for languages written without spaces). Each
 language's difference comes with a 95 % interval from a paired bootstrap over the reference's
@@ -37,6 +38,7 @@ from bench.metrics import NOTES, Score, metric, score, sentence_scores, total
 from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import AudioFileError, read_audio
 from bot.config import Config
+from bot.config_file import LEAD_SECONDS
 from bot.events import Caption, Speaker
 from bot.languages import CHARACTER_SCRIPTS, UnknownLanguage, normalize, parse_list
 from bot.models.embedded import ModelUnavailable, resolve_asr_model
@@ -146,10 +148,11 @@ def quick_selection(rows: list[Row]) -> list[Row]:
 
 # -- the two transcripts --------------------------------------------------------------------
 
-async def _stream(engines: Engines, audio: np.ndarray, room: tuple[str, ...] = ()
-                  ) -> list[Caption]:
+async def _stream(engines: Engines, audio: np.ndarray, room: tuple[str, ...] = (),
+                  lead_seconds: float = LEAD_SECONDS) -> list[Caption]:
     # language=None: detect it; among a room's languages (a preference) when given
-    options = PipelineOptions(recognizer=RecognizerOptions(allowed=room, allowed_strict=False))
+    options = PipelineOptions(recognizer=RecognizerOptions(
+        allowed=room, allowed_strict=False, lead_seconds=lead_seconds))
     finals: list[Caption] = []
     async with SpeakerPipeline(Speaker("b1", "bench"), engines, options,
                                input_chunks=4) as pipeline:
@@ -174,9 +177,9 @@ def offline_transcript(model: WhisperModel, audio: np.ndarray, language: str) ->
 
 
 def measure(row: Row, engines: Engines, model: WhisperModel,
-            room: tuple[str, ...] = ()) -> ClipResult:
+            room: tuple[str, ...] = (), lead_seconds: float = LEAD_SECONDS) -> ClipResult:
     started = time.perf_counter()
-    finals = asyncio.run(_stream(engines, row.audio, room))
+    finals = asyncio.run(_stream(engines, row.audio, room, lead_seconds))
     streamed_at = time.perf_counter()
     offline = offline_transcript(model, row.audio, row.language)
     joiner = "" if row.language in CHARACTER_SCRIPTS else " "
@@ -255,7 +258,8 @@ def report(results: list[ClipResult], manifest: Path, config: Config, model_dir:
         "manifest": str(manifest), "quick": quick,
         "model": {"asr": config.asr_model, "directory": str(model_dir),
                   "interim": config.asr_interim_model or config.asr_model,
-                  "device": config.asr_device, "compute_type": config.asr_compute_type},
+                  "device": config.asr_device, "compute_type": config.asr_compute_type,
+                  "lead_seconds": config.asr_lead_seconds},
         "method": {"streaming": "final source captions of SpeakerPipeline, full speed, "
                                 "automatic language detection",
                    "offline": "WhisperModel.transcribe(beam_size=5, language=manifest)",
@@ -331,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.quick:
         rows = quick_selection(rows)
-    print(f"loading Whisper {config.asr_model}…", file=sys.stderr)
+    # The lead the server would run with ([asr] lead_seconds, INTERPRES_LEAD_SECONDS).
+    print(f"loading Whisper {config.asr_model} (finals hear {config.asr_lead_seconds:g} s "
+          "of lead)…", file=sys.stderr)
     engines = Engines.load(config, speech=False)
     try:
         model = WhisperModel(str(model_dir), device=config.asr_device,
@@ -339,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for row in rows:
             print(f"  {row.file}", file=sys.stderr)
-            results.append(measure(row, engines, model, room))
+            results.append(measure(row, engines, model, room, config.asr_lead_seconds))
     finally:
         engines.close()
     data = report(results, args.manifest, config, model_dir, args.quick,

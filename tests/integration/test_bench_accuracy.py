@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,11 @@ MANIFEST = AUDIO_DIR / "manifest.tsv"
 HEADER = "file\tlanguage\treference_transcript\n"
 
 
-def bench(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def bench(*args: str | Path, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench.accuracy", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
 def is_rate(value: object) -> bool:
@@ -48,8 +51,11 @@ def test_scores_follow_whisper_normalisation_words_or_characters() -> None:
 def test_quick_run_scores_streaming_and_offline_per_clip_language_and_total(
         tmp_path: Path) -> None:
     out = tmp_path / "accuracy.json"
-    done = bench("--manifest", MANIFEST, "--quick", "--out", out)
+    # With the lead the server is set to run with (here not the default).
+    done = bench("--manifest", MANIFEST, "--quick", "--out", out,
+                 env={"INTERPRES_LEAD_SECONDS": "5"})
     assert done.returncode == 0, done.stderr
+    assert "finals hear 5 s of lead" in done.stderr
     data = json.loads(out.read_text())
     clips = data["clips"]
     assert [c["language"] for c in clips] == ["en", "es"]
@@ -72,6 +78,7 @@ def test_quick_run_scores_streaming_and_offline_per_clip_language_and_total(
     assert data["totals"]["WER"]["clips"] == 2
     assert 0.0 <= data["language_id"]["accuracy"] <= 1.0
     assert data["model"]["asr"] and data["notes"] and data["quick"] is True
+    assert data["model"]["lead_seconds"] == 5
 
 
 def first_clip_row() -> list[str]:
