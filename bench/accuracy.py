@@ -9,8 +9,9 @@ ignored. Every clip goes through the real speaker pipeline at full speed with au
 language detection (so language ID is measured too; `--room en,es,fr` detects among a
 room's languages first, as the built-in room does); its final source captions are the
 streaming transcript; its finals hear the lead the server would run with ([asr]
-lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS). The offline transcript is one beam-5 decode of the whole clip with
-faster-whisper's `transcribe()`, the manifest's language forced, on the same model. Both are
+lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS). The offline transcript is one
+beam-5 decode of the whole clip with faster-whisper's `transcribe()`, the manifest's
+language forced, on the same model. Both are
 scored with bench.metrics (WER, or CER for languages written without spaces). Each
 language's difference comes with a 95 % interval from a paired bootstrap over the reference's
 sentences (`difference_95` in the JSON; "-" where a reference cannot be split). A malformed
