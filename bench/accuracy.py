@@ -39,7 +39,6 @@ from bench.metrics import NOTES, Score, metric, score, sentence_scores, total
 from bot.asr.whisper import LANGUAGE_PROMPTS
 from bot.audio_io import AudioFileError, read_audio
 from bot.config import Config
-from bot.config_file import LEAD_SECONDS
 from bot.events import Caption, Speaker
 from bot.languages import CHARACTER_SCRIPTS, UnknownLanguage, normalize, parse_list
 from bot.models.embedded import ModelUnavailable, resolve_asr_model
@@ -149,11 +148,9 @@ def quick_selection(rows: list[Row]) -> list[Row]:
 
 # -- the two transcripts --------------------------------------------------------------------
 
-async def _stream(engines: Engines, audio: np.ndarray, room: tuple[str, ...] = (),
-                  lead_seconds: float = LEAD_SECONDS) -> list[Caption]:
-    # language=None: detect it; among a room's languages (a preference) when given
-    options = PipelineOptions(recognizer=RecognizerOptions(
-        allowed=room, allowed_strict=False, lead_seconds=lead_seconds))
+async def _stream(engines: Engines, audio: np.ndarray, recognizer: RecognizerOptions
+                  ) -> list[Caption]:
+    options = PipelineOptions(recognizer=recognizer)
     finals: list[Caption] = []
     async with SpeakerPipeline(Speaker("b1", "bench"), engines, options,
                                input_chunks=4) as pipeline:
@@ -177,10 +174,10 @@ def offline_transcript(model: WhisperModel, audio: np.ndarray, language: str) ->
     return " ".join(segment.text.strip() for segment in segments)
 
 
-def measure(row: Row, engines: Engines, model: WhisperModel,
-            room: tuple[str, ...] = (), lead_seconds: float = LEAD_SECONDS) -> ClipResult:
+def measure(row: Row, engines: Engines, model: WhisperModel, recognizer: RecognizerOptions
+            ) -> ClipResult:
     started = time.perf_counter()
-    finals = asyncio.run(_stream(engines, row.audio, room, lead_seconds))
+    finals = asyncio.run(_stream(engines, row.audio, recognizer))
     streamed_at = time.perf_counter()
     offline = offline_transcript(model, row.audio, row.language)
     joiner = "" if row.language in CHARACTER_SCRIPTS else " "
@@ -336,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.quick:
         rows = quick_selection(rows)
-    # The lead the server would run with ([asr] lead_seconds, INTERPRES_LEAD_SECONDS).
+    # language=None: detect it; among a room's languages (a preference) when given; with the
+    # lead the server would run with ([asr] lead_seconds, INTERPRES_LEAD_SECONDS).
+    recognizer = RecognizerOptions(allowed=room, allowed_strict=False,
+                                   lead_seconds=config.asr_lead_seconds)
     print(f"loading Whisper {config.asr_model} (finals hear {config.asr_lead_seconds:g} s "
           "of lead)…", file=sys.stderr)
     engines = Engines.load(config, speech=False)
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for row in rows:
             print(f"  {row.file}", file=sys.stderr)
-            results.append(measure(row, engines, model, room, config.asr_lead_seconds))
+            results.append(measure(row, engines, model, recognizer))
     finally:
         engines.close()
     data = report(results, args.manifest, config, model_dir, args.quick,
