@@ -6,8 +6,11 @@
 The manifest is a TSV with a header and at least the columns `file` (relative to the
 manifest's folder), `language` (ISO 639-1) and `reference_transcript`; other columns are
 ignored. Every clip goes through the real speaker pipeline at full speed with automatic
-language detection (so language ID is measured too; `--room en,es,fr` detects among a
-room's languages first, as the built-in room does); its final source captions are the
+language detection (so language ID is measured too), among a room's languages first, as the
+built-in room detects among the languages its people speak and hear: by default the
+manifest's languages (a meeting of those speakers), `--room en,es,fr` names them, `--room
+all` detects among all of Whisper's (what the bench did before 2026-12-05, and what a
+speaker whose room names no language gets); its final source captions are the
 streaming transcript; its finals hear the lead the server would run with ([asr]
 lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS). The offline transcript is one
 beam-5 decode of the whole clip with faster-whisper's `transcribe()`, the manifest's
@@ -134,6 +137,17 @@ def _check_row(folder: Path, header: list[str], fields: list[str]) -> Row:
     if not len(audio):
         raise ManifestError(f"no audio samples in {path}")
     return Row(values["file"].strip(), language, reference, audio)
+
+
+def room_languages(room: str, rows: list[Row]) -> tuple[str, ...]:
+    """The languages detection prefers: `room` as listed, none for "all" (any of Whisper's),
+    and by default the manifest's own, in order of first appearance. A room always has
+    some (its people's), so the bench measures what the product runs by default."""
+    if room.strip().lower() == "all":
+        return ()
+    if room.strip():
+        return tuple(parse_list(room))
+    return tuple(dict.fromkeys(row.language for row in rows))
 
 
 def quick_selection(rows: list[Row]) -> list[Row]:
@@ -294,7 +308,7 @@ def print_tables(data: dict) -> None:
     ident = data["language_id"]
     print(f"\nlanguage ID: {ident['correct']}/{ident['clips']} clips ({ident['accuracy']:.0%}), "
           f"{ident['utterances_correct']}/{ident['utterances']} final captions"
-          + (f" (room: {','.join(data['room'])})" if data["room"] else "") + "  "
+          + f" (room: {','.join(data['room']) or 'all'})  "
           f"model: {data['model']['asr']}  runtime: {data['runtime_seconds']} s")
     for note in data["notes"]:
         print(f"note: {note}")
@@ -319,14 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--room", default="", metavar="LANGS",
                         help="detect among these languages first, as the built-in room does "
                         "for the languages its people speak and hear (e.g. en,es,fr,de,zh); "
-                        "default: all of Whisper's")
+                        "'all': all of Whisper's; default: the manifest's languages")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     config = Config.from_env()
     config = dataclasses.replace(config, asr_model=args.model or config.asr_model)
     try:
-        room = tuple(parse_list(args.room))
         rows = read_manifest(args.manifest)
+        room = room_languages(args.room, rows)
         model_dir = resolve_asr_model(config.asr_model)
     except (ManifestError, ModelUnavailable, UnknownLanguage) as error:
         print(f"bench.accuracy: {error}", file=sys.stderr)

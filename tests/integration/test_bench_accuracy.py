@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from bench.accuracy import Row, room_languages
 from bench.clips import AUDIO_DIR
 from bench.metrics import Score, score
+from bot.languages import UnknownLanguage
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +82,22 @@ def test_quick_run_scores_streaming_and_offline_per_clip_language_and_total(
     assert 0.0 <= data["language_id"]["accuracy"] <= 1.0
     assert data["model"]["asr"] and data["notes"] and data["quick"] is True
     assert data["model"]["lead_seconds"] == 5
+    # Detection among the manifest's languages, as in a room of those speakers.
+    manifest_languages = {line.split("\t")[1] for line in
+                          MANIFEST.read_text(encoding="utf-8").splitlines()[1:] if line}
+    assert set(data["room"]) == manifest_languages and len(data["room"]) > 2
+    assert f"(room: {','.join(data['room'])})" in done.stdout
+
+
+def test_the_room_is_the_manifests_languages_unless_named() -> None:
+    silence = np.zeros(1600, np.float32)
+    rows = [Row("a.wav", "fr", "x", silence), Row("b.wav", "en", "y", silence),
+            Row("c.wav", "fr", "z", silence)]
+    assert room_languages("", rows) == ("fr", "en")
+    assert room_languages("de, es", rows) == ("de", "es")
+    assert room_languages("all", rows) == room_languages(" ALL ", rows) == ()
+    with pytest.raises(UnknownLanguage):
+        room_languages("xx", rows)
 
 
 def first_clip_row() -> list[str]:
