@@ -8,8 +8,9 @@ The manifest is the one bench.accuracy reads (columns `file`, `language`,
 t becomes available at wall second t) through two systems, one after the other, both with
 the manifest's language forced and the same Whisper model (bot.models.embedded):
 
-- Interpres: the real speaker pipeline (RecognizerOptions defaults, no translation, no
-  speech), fed 20 ms chunks. Its text is the join of its final source captions.
+- Interpres: the real speaker pipeline (RecognizerOptions defaults, its finals' lead from
+  [asr] lead_seconds / INTERPRES_LEAD_SECONDS as the server's; no translation, no speech),
+  fed 20 ms chunks. Its text is the join of its final source captions.
 - the peer: whisper_streaming's OnlineASRProcessor (bench/vendor/whisper_online.py,
   LocalAgreement-2: a word is committed once two consecutive decodes agree on it), with its
   defaults: 1 s minimum chunk, "segment" buffer trimming at 15 s, no VAD, beam 5. As its own
@@ -148,9 +149,10 @@ def run_peer(asr: LocalFasterWhisperASR, row: Row) -> dict:
 
 # -- Interpres ------------------------------------------------------------------------------
 
-async def _stream_interpres(engines: Engines, audio: np.ndarray, language: str
-                            ) -> tuple[list[Caption], float, float]:
-    options = PipelineOptions(recognizer=RecognizerOptions(language=language),
+async def _stream_interpres(engines: Engines, audio: np.ndarray, language: str,
+                            lead_seconds: float) -> tuple[list[Caption], float, float]:
+    options = PipelineOptions(recognizer=RecognizerOptions(language=language,
+                                                           lead_seconds=lead_seconds),
                               interpreter=InterpreterOptions(targets=(), speech=False))
     clock = wall_clock()
     captions: list[Caption] = []
@@ -173,9 +175,10 @@ async def _stream_interpres(engines: Engines, audio: np.ndarray, language: str
     return captions, sum(pipeline.times.seconds.values()), began
 
 
-def run_interpres(engines: Engines, row: Row) -> dict:
+def run_interpres(engines: Engines, row: Row, lead_seconds: float) -> dict:
     cpu = time.process_time()
-    captions, busy, began = asyncio.run(_stream_interpres(engines, row.audio, row.language))
+    captions, busy, began = asyncio.run(_stream_interpres(engines, row.audio, row.language,
+                                                          lead_seconds))
     cpu = time.process_time() - cpu
     # bench.pipeline's committed-word lag, on the clock that started `began` before the audio
     lags = latencies({"captions": captions, "speech": [], "pre_roll": 0.0}
@@ -188,11 +191,12 @@ def run_interpres(engines: Engines, row: Row) -> dict:
 
 # -- one clip, and the report ---------------------------------------------------------------
 
-def measure(row: Row, engines: Engines, asr: LocalFasterWhisperASR, skip_peer: bool) -> dict:
+def measure(row: Row, engines: Engines, asr: LocalFasterWhisperASR, skip_peer: bool,
+            lead_seconds: float) -> dict:
     seconds = len(row.audio) / RATE
     clip = {"file": row.file, "language": row.language, "metric": metric(row.language),
             "audio_seconds": round(seconds, 2), "reference": row.reference}
-    runs = {"interpres": run_interpres(engines, row)}
+    runs = {"interpres": run_interpres(engines, row, lead_seconds)}
     if not skip_peer:
         runs["peer"] = run_peer(asr, row)
     started = time.perf_counter()
@@ -293,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.streaming_peer: {error}", file=sys.stderr)
         return 2
     rows = [row for row in rows if not wanted or row.file in wanted]
-    print(f"loading Whisper {config.asr_model}…", file=sys.stderr)
+    # Interpres's finals hear the lead the server would run with ([asr] lead_seconds).
+    print(f"loading Whisper {config.asr_model} (finals hear {config.asr_lead_seconds:g} s "
+          "of lead)…", file=sys.stderr)
     engines = Engines.load(config, speech=False)
     try:
         # The peer's model serves the offline decode too (same directory and settings).
@@ -304,18 +310,19 @@ def main(argv: list[str] | None = None) -> int:
         clips = []
         for row in rows:
             print(f"  {row.file} ({len(row.audio) / RATE:.1f} s)", file=sys.stderr)
-            clips.append(measure(row, engines, asr, args.skip_peer))
+            clips.append(measure(row, engines, asr, args.skip_peer, config.asr_lead_seconds))
     finally:
         engines.close()
     data = {
         "manifest": str(args.manifest),
         "model": {"asr": config.asr_model, "directory": str(model_dir),
                   "interim": config.asr_interim_model or config.asr_model,
-                  "device": config.asr_device, "compute_type": config.asr_compute_type},
+                  "device": config.asr_device, "compute_type": config.asr_compute_type,
+                  "lead_seconds": config.asr_lead_seconds},
         "method": {
             "pace": "real time: audio second t is available at wall second t",
-            "interpres": "SpeakerPipeline, RecognizerOptions(language=manifest) defaults, "
-                         "20 ms chunks; text: final source captions",
+            "interpres": "SpeakerPipeline, RecognizerOptions(language=manifest, lead_seconds="
+                         "[asr] lead_seconds), 20 ms chunks; text: final source captions",
             "peer": f"whisper_streaming OnlineASRProcessor (LocalAgreement-2), min chunk "
                     f"{MIN_CHUNK} s, buffer trimming {BUFFER_TRIMMING}, no VAD, beam 5, "
                     "language=manifest; text: committed words + finish() tail",
