@@ -1,25 +1,25 @@
 """Accuracy of the streaming pipeline against an offline decode with the same model.
 
     python -m bench.accuracy --manifest PATH.tsv [--model base|tiny.en|DIR]
-                             [--out results.json] [--quick]
+                             [--room LANGS|all] [--realtime] [--out results.json] [--quick]
 
 The manifest is a TSV with a header and at least the columns `file` (relative to the
 manifest's folder), `language` (ISO 639-1) and `reference_transcript`; other columns are
-ignored. Every clip goes through the real speaker pipeline at full speed with automatic
-language detection (so language ID is measured too), among a room's languages first, as the
-built-in room detects among the languages its people speak and hear: by default the
-manifest's languages (a meeting of those speakers), `--room en,es,fr` names them, `--room
-all` detects among all of Whisper's (what the bench did before 2026-12-05, and what a
-speaker whose room names no language gets); its final source captions are the
-streaming transcript; its finals hear the lead the server would run with ([asr]
-lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS). The offline transcript is one
-beam-5 decode of the whole clip with faster-whisper's `transcribe()`, the manifest's
-language forced, on the same model. Both are
-scored with bench.metrics (WER, or CER for languages written without spaces). Each
-language's difference comes with a 95 % interval from a paired bootstrap over the reference's
-sentences (`difference_95` in the JSON; "-" where a reference cannot be split). A malformed
-manifest exits with status 2 before any model loads. `--quick` keeps the first clip of at
-most two languages (en and es when present): a smoke test.
+ignored. Every clip goes through the real speaker pipeline at full speed (with
+`--realtime` at real-time pace, as a live speaker's audio: a run then lasts as long as the
+audio) with automatic language detection (so language ID is measured too), among a room's
+languages first, as the built-in room detects among the languages its people speak and
+hear: by default the manifest's languages (a meeting of those speakers), `--room en,es,fr`
+names them, `--room all` detects among all of Whisper's (the default before 2026-12-05);
+its final source captions are the streaming transcript; its finals hear the lead the
+server would run with ([asr] lead_seconds in interpres.toml, or INTERPRES_LEAD_SECONDS).
+The offline transcript is one beam-5 decode of the whole clip with faster-whisper's
+`transcribe()`, the manifest's language forced, on the same model. Both are scored with
+bench.metrics (WER, or CER for languages written without spaces). Each language's
+difference comes with a 95 % interval from a paired bootstrap over the reference's
+sentences (`difference_95` in the JSON; "-" where a reference cannot be split). A
+malformed manifest exits with status 2 before any model loads. `--quick` keeps the first
+clip of at most two languages (en and es when present): a smoke test.
 """
 
 from __future__ import annotations
@@ -47,11 +47,12 @@ from bot.languages import CHARACTER_SCRIPTS, UnknownLanguage, normalize, parse_l
 from bot.models.embedded import ModelUnavailable, resolve_asr_model
 from bot.pipeline.engines import Engines
 from bot.pipeline.recognizer import RecognizerOptions
-from bot.pipeline.session import PipelineOptions, SpeakerPipeline
+from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 
 REQUIRED_COLUMNS = ("file", "language", "reference_transcript")
 QUICK_LANGUAGES = ("en", "es")
 CHUNK = 320  # 20 ms at 16 kHz, as the WebRTC room pushes
+RATE = 16000
 
 
 class ManifestError(ValueError):
@@ -162,14 +163,21 @@ def quick_selection(rows: list[Row]) -> list[Row]:
 
 # -- the two transcripts --------------------------------------------------------------------
 
-async def _stream(engines: Engines, audio: np.ndarray, recognizer: RecognizerOptions
-                  ) -> list[Caption]:
+async def _stream(engines: Engines, audio: np.ndarray, recognizer: RecognizerOptions,
+                  realtime: bool = False) -> list[Caption]:
+    """The pipeline's final source captions of `audio`: fed as fast as it takes it, or
+    with `realtime` as a live speaker's is (audio second t pushed at wall second t, on a
+    wall clock, so interims are as frequent and load shedding as the server's)."""
     options = PipelineOptions(recognizer=recognizer)
     finals: list[Caption] = []
-    async with SpeakerPipeline(Speaker("b1", "bench"), engines, options,
-                               input_chunks=4) as pipeline:
+    clock = wall_clock() if realtime else None
+    async with SpeakerPipeline(Speaker("b1", "bench"), engines, options, clock=clock,
+                               input_chunks=0 if realtime else 4) as pipeline:
         async def feed() -> None:
+            began = clock() if clock else 0.0
             for start in range(0, len(audio), CHUNK):
+                if clock:
+                    await asyncio.sleep(max(0.0, began + (start + CHUNK) / RATE - clock()))
                 await pipeline.push(audio[start:start + CHUNK])
             await pipeline.end()
 
@@ -188,10 +196,10 @@ def offline_transcript(model: WhisperModel, audio: np.ndarray, language: str) ->
     return " ".join(segment.text.strip() for segment in segments)
 
 
-def measure(row: Row, engines: Engines, model: WhisperModel, recognizer: RecognizerOptions
-            ) -> ClipResult:
+def measure(row: Row, engines: Engines, model: WhisperModel, recognizer: RecognizerOptions,
+            realtime: bool = False) -> ClipResult:
     started = time.perf_counter()
-    finals = asyncio.run(_stream(engines, row.audio, recognizer))
+    finals = asyncio.run(_stream(engines, row.audio, recognizer, realtime))
     streamed_at = time.perf_counter()
     offline = offline_transcript(model, row.audio, row.language)
     joiner = "" if row.language in CHARACTER_SCRIPTS else " "
@@ -220,7 +228,7 @@ def _clip_json(result: ClipResult) -> dict:
             "reference": row.reference, "streaming_text": result.streaming,
             "offline_text": result.offline,
             **_rates(result.streaming_score, result.offline_score),
-            "audio_seconds": round(len(row.audio) / 16000, 2),
+            "audio_seconds": round(len(row.audio) / RATE, 2),
             "streaming_seconds": round(result.streaming_seconds, 2),
             "offline_seconds": round(result.offline_seconds, 2)}
 
@@ -262,7 +270,8 @@ def _group(results: list[ClipResult],
 
 
 def report(results: list[ClipResult], manifest: Path, config: Config, model_dir: Path,
-           quick: bool, seconds: float, room: tuple[str, ...] = ()) -> dict:
+           quick: bool, seconds: float, room: tuple[str, ...] = (),
+           realtime: bool = False) -> dict:
     correct = sum(r.language_ok for r in results)
     finals = sum(len(r.final_languages) for r in results)
     finals_right = sum(lang == r.row.language for r in results for lang in r.final_languages)
@@ -272,8 +281,11 @@ def report(results: list[ClipResult], manifest: Path, config: Config, model_dir:
                   "interim": config.asr_interim_model or config.asr_model,
                   "device": config.asr_device, "compute_type": config.asr_compute_type,
                   "lead_seconds": config.asr_lead_seconds},
-        "method": {"streaming": "final source captions of SpeakerPipeline, full speed, "
-                                "automatic language detection",
+        "method": {"streaming": "final source captions of SpeakerPipeline, "
+                                + ("real-time pace (wall clock, live load shedding)"
+                                   if realtime else "full speed")
+                                + ", automatic language detection",
+                   "pace": "realtime" if realtime else "full speed",
                    "offline": "WhisperModel.transcribe(beam_size=5, language=manifest)",
                    "normaliser": "whisper_normalizer: English for en, Basic otherwise",
                    "languages_by_characters": sorted(CHARACTER_SCRIPTS)},
@@ -309,7 +321,8 @@ def print_tables(data: dict) -> None:
     print(f"\nlanguage ID: {ident['correct']}/{ident['clips']} clips ({ident['accuracy']:.0%}), "
           f"{ident['utterances_correct']}/{ident['utterances']} final captions"
           + f" (room: {','.join(data['room']) or 'all'})  "
-          f"model: {data['model']['asr']}  runtime: {data['runtime_seconds']} s")
+          f"model: {data['model']['asr']}  pace: {data['method']['pace']}  "
+          f"runtime: {data['runtime_seconds']} s")
     for note in data["notes"]:
         print(f"note: {note}")
 
@@ -334,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="detect among these languages first, as the built-in room does "
                         "for the languages its people speak and hear (e.g. en,es,fr,de,zh); "
                         "'all': all of Whisper's; default: the manifest's languages")
+    parser.add_argument("--realtime", action="store_true",
+                        help="feed each clip at real-time pace, as a live speaker (takes as "
+                        "long as the audio); default: as fast as the pipeline takes it")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     config = Config.from_env()
@@ -353,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
                                    lead_seconds=config.asr_lead_seconds)
     print(f"loading Whisper {config.asr_model} (finals hear {config.asr_lead_seconds:g} s "
           "of lead)…", file=sys.stderr)
+    if args.realtime:
+        seconds = sum(len(row.audio) for row in rows) / RATE
+        print(f"at real-time pace: {seconds / 60:.1f} minutes of audio, as long to run",
+              file=sys.stderr)
     engines = Engines.load(config, speech=False)
     try:
         model = WhisperModel(str(model_dir), device=config.asr_device,
@@ -360,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for row in rows:
             print(f"  {row.file}", file=sys.stderr)
-            results.append(measure(row, engines, model, recognizer))
+            results.append(measure(row, engines, model, recognizer, args.realtime))
     finally:
         engines.close()
     data = report(results, args.manifest, config, model_dir, args.quick,
-                  time.perf_counter() - started, room)
+                  time.perf_counter() - started, room, args.realtime)
     print_tables(data)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -123,3 +123,20 @@ def test_a_malformed_manifest_exits_2_naming_the_problem(tmp_path: Path, header:
     assert problem in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_realtime_run_feeds_each_clip_at_the_pace_it_was_spoken(tmp_path: Path) -> None:
+    out = tmp_path / "accuracy.json"
+    done = bench("--manifest", MANIFEST, "--quick", "--realtime", "--room", "all",
+                 "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "at real-time pace" in done.stderr and "pace: realtime" in done.stdout
+    data = json.loads(out.read_text())
+    assert data["method"]["pace"] == "realtime" and data["room"] == []
+    # Live feeding cannot be faster than the audio itself.
+    audio = sum(clip["audio_seconds"] for clip in data["clips"])
+    assert sum(clip["streaming_seconds"] for clip in data["clips"]) >= audio
+    for clip in data["clips"]:
+        check_rates(clip)
+        assert clip["detected"] == [clip["language"]]
+        assert clip["streaming"]["rate"] <= 0.2, clip  # clean speech, read live as well
