@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Whisper's languages, ISO 639-1 (plus "haw"/"yue" which have no two-letter code).
+# Whisper's languages that have an ISO 639-1 code (Hawaiian "haw" and Cantonese "yue",
+# which have none, are not offered).
 NAMES: dict[str, str] = {
     "en": "English", "zh": "Chinese", "de": "German", "es": "Spanish", "ru": "Russian",
     "ko": "Korean", "fr": "French", "ja": "Japanese", "pt": "Portuguese", "tr": "Turkish",
@@ -42,6 +43,12 @@ _THREE_TO_TWO: dict[str, str] = {
     "dan": "da", "nob": "no", "nno": "nn", "hin": "hi", "tur": "tr", "ukr": "uk", "ces": "cs",
 }
 
+# Other spellings of a code: retired ISO 639-1 ("iw"), Whisper's own ("jw" for Javanese,
+# whose ISO code is "jv"), Norwegian Bokmål, Filipino, Mandarin.
+_ALIASES: dict[str, str] = {"iw": "he", "jv": "jw", "nb": "no", "fil": "tl", "cmn": "zh"}
+# "French", "german": a manifest or a command line may name the language in English.
+_BY_NAME: dict[str, str] = {english.lower(): code for code, english in NAMES.items()}
+
 # Languages whose text has no spaces between words: scored by characters, not words.
 CHARACTER_SCRIPTS = frozenset({"zh", "ja", "ko", "th", "lo", "km", "my", "bo"})
 
@@ -51,12 +58,17 @@ class UnknownLanguage(ValueError):
 
 
 def normalize(code: str) -> str:
-    """Map 'es', 'ES', 'spa', 'es-ES', 'es_ES' to 'es'; raise UnknownLanguage otherwise."""
+    """Map 'es', 'ES', 'spa', 'es-ES', 'es_ES', 'Spanish' to 'es'; raise UnknownLanguage
+    otherwise."""
+    if code.strip().lower() in _BY_NAME:
+        return _BY_NAME[code.strip().lower()]
     cleaned = code.strip().lower().replace("_", "-").split("-")[0]
     if cleaned in NAMES:
         return cleaned
     if cleaned in _THREE_TO_TWO:
         return _THREE_TO_TWO[cleaned]
+    if cleaned in _ALIASES:
+        return _ALIASES[cleaned]
     raise UnknownLanguage(
         f"unknown language code {code!r}: use an ISO 639-1 code such as "
         "en, es, fr, de, pt, it, ca, zh"
