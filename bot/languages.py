@@ -71,7 +71,7 @@ def normalize(code: str) -> str:
         return _ALIASES[cleaned]
     raise UnknownLanguage(
         f"unknown language code {code!r}: use an ISO 639-1 code such as "
-        "en, es, fr, de, pt, it, ca, zh"
+        "en, es, fr, de, pt, it, ca, zh (or the language's English name, such as French)"
     )
 
 
