@@ -27,7 +27,10 @@ from tests.rtc_client import voice
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-RESUME_WITHIN = 15.0
+# Captions come back after a lost node, well before Janus drops the old feed (60 s): not a
+# speed target. On this 2-core machine the restarted bot's loading of voices and pairs
+# beside the rest made it 6-17 s (16.8 s failed a 15 s bound once in a full run).
+RESUME_WITHIN = 30.0
 
 
 def looped(prefix: str, times: int = 12, pause: float = 1.5) -> np.ndarray:
