@@ -75,7 +75,10 @@ def prompt_texts(path: Path) -> dict[str, str]:
         for line in handle:
             name, sep, text = line.partition(":")
             if sep and not line.startswith(";") and text.strip():
-                texts[name.strip()] = " ".join(text.split())
+                text = " ".join(text.split())
+                # A closing stop where the prompt has none ("Please try again"): the
+                # bootstrap intervals of bench.accuracy resample the reference by sentences.
+                texts[name.strip()] = text if text[-1] in ".!?…" else text + "."
     return texts
 
 

@@ -16,8 +16,8 @@ def test_prompt_texts_reads_name_colon_text_lines(tmp_path: Path) -> None:
                      "agent-loginok: Vous êtes maintenant  en ligne.\n"
                      "digits/1: un\nempty:\nconf-now: Il est 10:30 maintenant.\n")
     assert prompt_texts(path) == {
-        "activated": "activé", "agent-loginok": "Vous êtes maintenant en ligne.",
-        "digits/1": "un", "conf-now": "Il est 10:30 maintenant."}
+        "activated": "activé.", "agent-loginok": "Vous êtes maintenant en ligne.",
+        "digits/1": "un.", "conf-now": "Il est 10:30 maintenant."}
 
 
 def test_talks_are_about_file_seconds_each_and_never_repeat_a_prompt() -> None:
