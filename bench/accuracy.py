@@ -40,6 +40,7 @@ from faster_whisper import WhisperModel
 
 from bench.metrics import NOTES, Score, metric, score, sentence_scores, total
 from bot.asr.whisper import LANGUAGE_PROMPTS
+from bot.asr.whisper import SAMPLE_RATE as RATE
 from bot.audio_io import AudioFileError, read_audio
 from bot.config import Config
 from bot.events import Caption, Speaker
@@ -52,7 +53,6 @@ from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 REQUIRED_COLUMNS = ("file", "language", "reference_transcript")
 QUICK_LANGUAGES = ("en", "es")
 CHUNK = 320  # 20 ms at 16 kHz, as the WebRTC room pushes
-RATE = 16000
 
 
 class ManifestError(ValueError):
@@ -163,6 +163,20 @@ def quick_selection(rows: list[Row]) -> list[Row]:
 
 # -- the two transcripts --------------------------------------------------------------------
 
+async def feed(pipeline: SpeakerPipeline, audio: np.ndarray,
+               clock: Callable[[], float] | None = None) -> float:
+    """Push `audio` in 20 ms chunks, then end it: as fast as the pipeline takes it, or on
+    `clock` at the pace it was spoken (audio second t at clock() == began + t). Returns
+    `began`."""
+    began = clock() if clock else 0.0
+    for start in range(0, len(audio), CHUNK):
+        if clock:
+            await asyncio.sleep(max(0.0, began + (start + CHUNK) / RATE - clock()))
+        await pipeline.push(audio[start:start + CHUNK])
+    await pipeline.end()
+    return began
+
+
 async def _stream(engines: Engines, audio: np.ndarray, recognizer: RecognizerOptions,
                   realtime: bool = False) -> list[Caption]:
     """The pipeline's final source captions of `audio`: fed as fast as it takes it, or
@@ -173,15 +187,7 @@ async def _stream(engines: Engines, audio: np.ndarray, recognizer: RecognizerOpt
     clock = wall_clock() if realtime else None
     async with SpeakerPipeline(Speaker("b1", "bench"), engines, options, clock=clock,
                                input_chunks=0 if realtime else 4) as pipeline:
-        async def feed() -> None:
-            began = clock() if clock else 0.0
-            for start in range(0, len(audio), CHUNK):
-                if clock:
-                    await asyncio.sleep(max(0.0, began + (start + CHUNK) / RATE - clock()))
-                await pipeline.push(audio[start:start + CHUNK])
-            await pipeline.end()
-
-        feeder = asyncio.create_task(feed())
+        feeder = asyncio.create_task(feed(pipeline, audio, clock))
         async for event in pipeline.events():
             if isinstance(event, Caption) and event.final and event.is_source and event.text:
                 finals.append(event)

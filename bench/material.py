@@ -188,6 +188,13 @@ def noisy(track: Track, name: str, seconds: float, snr_db: float,
     return Track(name, track.lang, audio, spans)
 
 
+def write_track(out_dir: Path, track: Track) -> None:
+    """NAME.wav and NAME.utterances.json (each utterance's span and text) in out_dir."""
+    write_wav(out_dir / f"{track.name}.wav", track.audio, RATE)
+    (out_dir / f"{track.name}.utterances.json").write_text(
+        json.dumps(track.spans, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def build_material(out_dir: Path | str, quick: bool = False, seed: int = 0,
                    progress=lambda line: print(line, file=sys.stderr, flush=True)) -> Path:
     """Write every file and the manifest into out_dir; returns the manifest's path."""
@@ -197,9 +204,7 @@ def build_material(out_dir: Path | str, quick: bool = False, seed: int = 0,
     rows = []
 
     def save(track: Track, started: float) -> None:
-        write_wav(out_dir / f"{track.name}.wav", track.audio, RATE)
-        (out_dir / f"{track.name}.utterances.json").write_text(
-            json.dumps(track.spans, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_track(out_dir, track)
         sources = sorted({s["source"] for s in track.spans})
         row = [f"{track.name}.wav", track.lang, f"{len(track.audio) / RATE:.2f}",
                track.reference, f"bench/material.py seed={seed}: " + ", ".join(sources),

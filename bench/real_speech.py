@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import subprocess
 import sys
 import time
@@ -32,10 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.material import COLUMNS, Track, Utterance, _level, conversation_pauses, join
-from bot.audio_io import read_audio, write_wav
+from bench.material import (
+    RATE,
+    Utterance,
+    _write_manifest,
+    conversation_pauses,
+    join,
+    write_track,
+)
+from bot.audio_io import read_audio
 
-RATE = 16000
 VERSION = "1.6.1-1"
 VOICES = {"fr": "fr_CA_f_June", "es": "es_MX_f_Allison", "it": "it_IT_m_Carlo",
           "en": "en_US_f_Allison"}
@@ -55,6 +60,8 @@ def fetch(debs: Path, progress=print) -> Path:
     for lang in VOICES:
         for name in packages(lang):
             deb = debs / f"{name}_{VERSION}_all.deb"
+            if (root / "usr/share/doc" / name).is_dir():
+                continue  # unpacked by an earlier run
             if not deb.exists():
                 progress(f"downloading {name}…")
                 done = subprocess.run(["apt-get", "download", f"{name}={VERSION}"], cwd=debs,
@@ -124,13 +131,10 @@ def build(out_dir: Path, debs: Path, per_language: int = 4, seed: int = 0,
         pool = prompts(root, lang)
         progress(f"{lang}: {len(pool)} prompts of {SHORTEST:g}-{LONGEST:g} s")
         for i, parts in enumerate(talks(pool, per_language, rng)):
-            # Each prompt at the same loudness, as bench.material's voices.
-            parts = [Utterance(_level(p.audio), p.lang, p.text, p.source) for p in parts]
-            track: Track = join(f"{lang}_asterisk_{i}", lang, parts,
-                                conversation_pauses(rng, len(parts)))
-            write_wav(out_dir / f"{track.name}.wav", track.audio, RATE)
-            (out_dir / f"{track.name}.utterances.json").write_text(
-                json.dumps(track.spans, ensure_ascii=False, indent=1), encoding="utf-8")
+            # join() brings every prompt to the same loudness, as bench.material's voices.
+            track = join(f"{lang}_asterisk_{i}", lang, parts,
+                         conversation_pauses(rng, len(parts)))
+            write_track(out_dir, track)
             row = [f"{track.name}.wav", lang, f"{len(track.audio) / RATE:.2f}",
                    track.reference, f"bench/real_speech.py seed={seed}: Asterisk core sounds "
                    f"{VERSION}, {VOICES[lang]}", "CC-BY-SA-3.0 (Asterisk core sounds)"]
@@ -138,10 +142,7 @@ def build(out_dir: Path, debs: Path, per_language: int = 4, seed: int = 0,
             rows.append(row)
             progress(f"{track.name}.wav: {len(track.audio) / RATE:.1f} s, "
                      f"{len(track.spans)} prompts")
-    path = out_dir / "manifest.tsv"
-    path.write_text("\n".join(["\t".join(COLUMNS), *("\t".join(r) for r in rows)]) + "\n",
-                    encoding="utf-8")
-    return path
+    return _write_manifest(out_dir, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import WhisperModel
 
-from bench.accuracy import ManifestError, Row, offline_transcript, read_manifest
+from bench.accuracy import ManifestError, Row, feed, offline_transcript, read_manifest
 from bench.metrics import NOTES, Score, metric, score, total
 from bench.pipeline import latencies, summary
 from bench.vendor.whisper_online import FasterWhisperASR, OnlineASRProcessor
@@ -55,7 +55,6 @@ from bot.pipeline.recognizer import RecognizerOptions
 from bot.pipeline.session import PipelineOptions, SpeakerPipeline, wall_clock
 
 RATE = 16000
-CHUNK = 320  # 20 ms, as the WebRTC room pushes
 MIN_CHUNK = 1.0  # whisper_online.py's --min-chunk-size default
 BUFFER_TRIMMING = ("segment", 15.0)  # its --buffer_trimming / --buffer_trimming_sec defaults
 SYSTEMS = ("interpres", "peer")
@@ -156,22 +155,13 @@ async def _stream_interpres(engines: Engines, audio: np.ndarray, language: str,
                               interpreter=InterpreterOptions(targets=(), speech=False))
     clock = wall_clock()
     captions: list[Caption] = []
-    began = 0.0
     async with SpeakerPipeline(Speaker("b1", "bench"), engines, options,
                                clock=clock) as pipeline:
-        async def feed() -> None:
-            nonlocal began
-            began = clock()  # audio second t is pushed at clock() == began + t
-            for start in range(0, len(audio), CHUNK):
-                await asyncio.sleep(max(0.0, began + (start + CHUNK) / RATE - clock()))
-                await pipeline.push(audio[start:start + CHUNK])
-            await pipeline.end()
-
-        feeder = asyncio.create_task(feed())
+        feeder = asyncio.create_task(feed(pipeline, audio, clock))
         async for event in pipeline.events():
             if isinstance(event, Caption) and event.is_source:
                 captions.append(event)
-        await feeder
+        began = await feeder
     return captions, sum(pipeline.times.seconds.values()), began
 
 
